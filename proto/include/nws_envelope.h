@@ -1,0 +1,52 @@
+/*  nws_envelope - the fixed header (frame 2) of every hub message.
+
+    A hub message is [topic][envelope][payload]. The envelope is written
+    and read byte by byte, never as a C struct:
+
+        offset  size  field
+        0       1     version, 1
+        1       1     kind: 1 = text, 2 = binary
+        2       1     flags: bit 0 = from a peer proxy, bit 1 = control
+                      (internal, not user data); other bits 0
+        3       1     reserved, 0
+        4       8     origin, big-endian: high 32 bits = the sending
+                      process's instance id (random, non-zero), low 32 bits
+                      = its connection number; 0 = external publisher
+        12      8     seq, big-endian: 1, 2, 3... per origin, so that a
+                      receiver can detect a gap (0 = not sequenced)
+        20            end (NWS_ENVELOPE_SIZE)
+
+    A receiver rejects another version, an unknown kind, unknown flag bits,
+    a non-zero reserved byte or another length.
+*/
+#ifndef NWS_ENVELOPE_H
+#define NWS_ENVELOPE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define NWS_ENVELOPE_VERSION  1
+#define NWS_ENVELOPE_SIZE     20
+
+#define NWS_KIND_TEXT    1
+#define NWS_KIND_BINARY  2
+
+#define NWS_FLAG_FROM_PROXY  0x01   /* arrived over a proxy link: never relayed to a proxy */
+#define NWS_FLAG_CONTROL     0x02   /* internal message, never shown to clients */
+#define NWS_FLAGS_KNOWN      0x03
+
+typedef struct {
+    uint8_t kind;                   /* NWS_KIND_TEXT or NWS_KIND_BINARY */
+    uint8_t flags;                  /* NWS_FLAG_* */
+    uint64_t origin;                /* instance id << 32 | connection */
+    uint64_t seq;                   /* per-origin sequence number */
+} nws_envelope_t;
+
+/*  Writes env into buf, which must hold NWS_ENVELOPE_SIZE bytes.  */
+void nws_envelope_encode (const nws_envelope_t *env, uint8_t *buf);
+
+/*  Reads len bytes at buf into *env. Returns 0, -EPROTO for another
+    version, or -EINVAL for a bad length or field.  */
+int nws_envelope_decode (const void *buf, size_t len, nws_envelope_t *env);
+
+#endif

@@ -1,0 +1,106 @@
+/*  nws_hubmsg - receiving and sending hub messages on ZeroMQ sockets.  */
+#include "nws_hubmsg.h"
+
+#include <errno.h>
+#include <string.h>
+
+#define S_MAX_FRAMES 3
+
+//  Discards the remaining frames of a multipart message.
+static void
+s_drain_rest (void *sock)
+{
+    int more = 1;
+    size_t size = sizeof more;
+    while (zmq_getsockopt (sock, ZMQ_RCVMORE, &more, &size) == 0 && more) {
+        zmq_msg_t junk;
+        zmq_msg_init (&junk);
+        int rc = zmq_msg_recv (&junk, sock, 0);
+        zmq_msg_close (&junk);
+        if (rc < 0)
+            break;
+    }
+}
+
+int
+nws_hubmsg_recv (void *sock, nws_hubmsg_t *msg, int flags, const char **why)
+{
+    zmq_msg_t frames [S_MAX_FRAMES];
+    int count = 0, more = 1;
+    const char *reason = NULL;
+
+    while (more) {
+        if (count == S_MAX_FRAMES) {
+            s_drain_rest (sock);
+            reason = "more than 3 frames";
+            break;
+        }
+        zmq_msg_init (&frames [count]);
+        if (zmq_msg_recv (&frames [count], sock, count ? 0 : flags) < 0) {
+            int err = errno;
+            zmq_msg_close (&frames [count]);
+            while (count > 0)
+                zmq_msg_close (&frames [--count]);
+            return -err;
+        }
+        more = zmq_msg_more (&frames [count]);
+        count++;
+    }
+    if (!reason && count < 2)
+        reason = "fewer than 2 frames";
+    if (!reason && nws_channel_from_topic (zmq_msg_data (&frames [0]),
+                                           zmq_msg_size (&frames [0]), &msg->channel))
+        reason = "topic is not <scope>/<name>/";
+    if (!reason && count == 3) {
+        int rc = nws_envelope_decode (zmq_msg_data (&frames [1]),
+                                      zmq_msg_size (&frames [1]), &msg->env);
+        if (rc == -EPROTO)
+            reason = "unknown envelope version";
+        else
+        if (rc)
+            reason = "malformed envelope";
+    }
+    if (reason) {
+        for (int i = 0; i < count; i++)
+            zmq_msg_close (&frames [i]);
+        if (why)
+            *why = reason;
+        return -EBADMSG;
+    }
+    msg->external = count == 2;
+    if (msg->external) {
+        msg->env = (nws_envelope_t) { .kind = NWS_KIND_TEXT };
+        msg->topic = frames [0];
+        msg->payload = frames [1];
+    }
+    else {
+        zmq_msg_close (&frames [1]);
+        msg->topic = frames [0];
+        msg->payload = frames [2];
+    }
+    return 0;
+}
+
+void
+nws_hubmsg_close (nws_hubmsg_t *msg)
+{
+    zmq_msg_close (&msg->topic);
+    zmq_msg_close (&msg->payload);
+}
+
+int
+nws_hubmsg_send (void *sock, const void *topic, size_t topic_len,
+                 const nws_envelope_t *env, const void *payload, size_t len)
+{
+    uint8_t header [NWS_ENVELOPE_SIZE];
+    nws_envelope_encode (env, header);
+    //  libzmq queues a multipart message atomically: if the first frame is
+    //  accepted the rest are too, so a partial message is never sent.
+    if (zmq_send (sock, topic, topic_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
+        return -errno;
+    if (zmq_send (sock, header, sizeof header, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
+        return -errno;
+    if (zmq_send (sock, payload, len, ZMQ_DONTWAIT) < 0)
+        return -errno;
+    return 0;
+}

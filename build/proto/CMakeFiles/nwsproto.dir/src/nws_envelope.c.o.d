@@ -19,4 +19,5 @@ proto/CMakeFiles/nwsproto.dir/src/nws_envelope.c.o: \
  /usr/include/x86_64-linux-gnu/bits/stdint-uintn.h /usr/include/errno.h \
  /usr/include/x86_64-linux-gnu/bits/errno.h /usr/include/linux/errno.h \
  /usr/include/x86_64-linux-gnu/asm/errno.h \
- /usr/include/asm-generic/errno.h /usr/include/asm-generic/errno-base.h
+ /usr/include/asm-generic/errno.h /usr/include/asm-generic/errno-base.h \
+ /usr/include/x86_64-linux-gnu/bits/types/error_t.h

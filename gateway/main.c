@@ -1,0 +1,92 @@
+/*  nws-gateway - the WebSocket server process. Thin: options, signals,
+    nws_gateway.  */
+#include <signal.h>
+#include <stdio.h>
+
+#include "nws_gateway.h"
+#include "nws_limits.h"
+#include "nws_log.h"
+#include "nws_opts.h"
+#include "nws_runtime.h"
+
+static volatile sig_atomic_t s_stop = 0;
+
+static void
+s_on_signal (int sig)
+{
+    (void) sig;
+    s_stop = 1;
+}
+
+int
+main (int argc, char **argv)
+{
+    char default_dir [200];
+    nws_runtime_default_dir (default_dir, sizeof default_dir);
+    nws_gateway_config_t config = {
+        .bind = "::",
+        .port = NWS_DEFAULT_PORT,
+        .runtime_dir = default_dir,
+        .max_message = NWS_DEFAULT_MAX_MESSAGE,
+        .queue_msgs = NWS_DEFAULT_QUEUE_MSGS,
+        .queue_bytes = NWS_DEFAULT_QUEUE_BYTES,
+        .max_clients = NWS_DEFAULT_MAX_CLIENTS,
+        .sync_ms = 500,
+    };
+    int verbose = 0;
+    nws_opt_t opts [] = {
+        { "port", NWS_OPT_UINT, &config.port, 0, 65535, "N",
+          "TCP port (default 9009; 0 = any free port, printed when ready)" },
+        { "bind", NWS_OPT_STRING, &config.bind, 0, 0, "ADDR",
+          "listen address (default :: = every address, IPv4 and IPv6)" },
+        { "runtime-dir", NWS_OPT_STRING, &config.runtime_dir, 0, 0, "DIR",
+          "the hub's runtime directory (default as nws-hub)" },
+        { "max-message", NWS_OPT_SIZE, &config.max_message, 1, 256ULL << 20, "BYTES",
+          "largest message; a larger one closes its sender with 1009 (default 1M)" },
+        { "send-queue", NWS_OPT_UINT, &config.queue_msgs, 1, 1000000, "N",
+          "messages queued per client before it is closed with 4001 (default 4096)" },
+        { "send-queue-bytes", NWS_OPT_SIZE, &config.queue_bytes, 1024, 4ULL << 30, "BYTES",
+          "bytes queued per client before it is closed with 4001 (default 64M)" },
+        { "max-clients", NWS_OPT_UINT, &config.max_clients, 1, 1000000, "N",
+          "WebSocket clients per process; more get 503 (default 10000)" },
+        { "sync-ms", NWS_OPT_UINT, &config.sync_ms, 0, 10000, "MS",
+          "wait this long, at most, for the hub to confirm a new channel (default 500)" },
+        { "verbose", NWS_OPT_FLAG, &verbose, 0, 0, NULL, "log debug records" },
+        { NULL }
+    };
+    char err [256];
+    int rc = nws_opts_parse (opts, argc, argv, err, sizeof err);
+    if (rc == NWS_OPTS_HELP) {
+        nws_opts_usage (stdout, "nws-gateway",
+                        "Serves ws://HOST:PORT/local/<name> and /broadcast/<name> over the nws hub.",
+                        opts);
+        return 0;
+    }
+    if (rc == NWS_OPTS_VERSION) {
+        printf ("nws-gateway %s\n", NWS_VERSION);
+        return 0;
+    }
+    if (rc) {
+        fprintf (stderr, "nws-gateway: %s\n", err);
+        return 2;
+    }
+    nws_log_init ("nws-gateway", verbose ? NWS_LOG_DEBUG : NWS_LOG_INFO);
+
+    struct sigaction action = { .sa_handler = s_on_signal };
+    sigemptyset (&action.sa_mask);
+    sigaction (SIGINT, &action, NULL);
+    sigaction (SIGTERM, &action, NULL);
+    signal (SIGPIPE, SIG_IGN);
+
+    nws_gateway_t *gateway = nws_gateway_new (&config);
+    if (!gateway)
+        return 1;
+    nws_info ("ready: listening on [%s]:%u, hub in %s", config.bind,
+              nws_gateway_port (gateway), config.runtime_dir);
+    printf ("ready port=%u\n", nws_gateway_port (gateway));
+    fflush (stdout);
+    nws_gateway_run (gateway, &s_stop);
+    nws_info ("stopping");
+    nws_gateway_destroy (&gateway);
+    return 0;
+}

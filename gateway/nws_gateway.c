@@ -1,0 +1,648 @@
+/*  nws_gateway - the HTTP/WebSocket server: clients in, hub out and back.  */
+#include "nws_gateway.h"
+
+#include <czmq.h>
+#include <errno.h>
+#include <libwebsockets.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include "nws_channel.h"
+#include "nws_http.h"
+#include "nws_hublink.h"
+#include "nws_limits.h"
+#include "nws_listener.h"
+#include "nws_log.h"
+#include "nws_room.h"
+
+typedef struct {
+    uint64_t accepted;              /* WebSocket handshakes completed */
+    uint64_t refused_full;          /* connections over --max-clients */
+    uint64_t messages_in;           /* messages received from clients */
+    uint64_t deliveries;            /* messages queued to clients */
+    uint64_t hub_messages;          /* messages of other origins from the hub */
+    uint64_t unrouted;              /* hub messages for channels without clients here */
+    uint64_t proxy_ignored;         /* messages sent by proxy links (they only read) */
+    uint64_t closed_too_big;        /* clients closed with 1009 */
+    uint64_t closed_slow;           /* clients closed with NWS_CLOSE_SLOW */
+    uint64_t closed_gap;            /* clients closed with NWS_CLOSE_GAP */
+    uint64_t gaps;                  /* sequence gaps seen on the hub */
+    uint64_t http_errors;           /* HTTP requests answered 4xx */
+} s_counters_t;
+
+struct nws_gateway_t {
+    nws_gateway_config_t config;    /* copy of the caller's */
+    uint32_t instance;              /* random origin id of this process */
+    struct lws_context *context;    /* lws */
+    struct lws_vhost *vhost;        /* the one vhost */
+    nws_listener_t *listener;       /* our SO_REUSEPORT socket */
+    nws_hublink_t *hub;             /* PUB/SUB on the hub */
+    zhashx_t *rooms;                /* topic -> nws_room_t */
+    uint32_t next_id;               /* for session ids */
+    uint32_t connections;           /* sockets open, HTTP or WebSocket */
+    uint32_t sessions;              /* WebSockets open */
+    s_counters_t counters;          /* see above */
+    int64_t started;                /* zclock_mono at start, ms */
+};
+
+#define S_PROTOCOL_MAIN    "nws"
+#define S_PROTOCOL_LISTEN  "nws-listen"
+#define S_PROTOCOL_HUB     "nws-hub"
+#define S_CLOSE_GRACE_SECS 5        /* to send a close frame to a stuck reader */
+
+static nws_gateway_t *
+s_gateway (struct lws *wsi)
+{
+    return lws_context_user (lws_get_context (wsi));
+}
+
+//  ---------------------------------------------------------------------
+//  Rooms
+
+//  Finds the room of channel, creating it (and confirming its hub
+//  subscription) if needed. Returns NULL when out of memory.
+static nws_room_t *
+s_room_require (nws_gateway_t *self, const nws_channel_t *channel)
+{
+    char key [NWS_TOPIC_MAX + 1];
+    int len = nws_channel_topic (channel, key, sizeof key - 1);
+    key [len] = '\0';
+    nws_room_t *room = zhashx_lookup (self->rooms, key);
+    if (room)
+        return room;
+    room = nws_room_new (channel);
+    if (!room)
+        return NULL;
+    zhashx_insert (self->rooms, room->key, room);
+    int rc = nws_hublink_subscribe (self->hub, room->topic, room->topic_len,
+                                    (int) self->config.sync_ms);
+    if (rc == -ETIMEDOUT)
+        nws_warn ("hub did not confirm the subscription to %s within %d ms (is nws-hub running?)",
+                  room->key, (int) self->config.sync_ms);
+    nws_debug ("room %s opened", room->key);
+    return room;
+}
+
+//  Frees the room once nobody is in it or on the way in.
+static void
+s_room_release (nws_gateway_t *self, nws_room_t *room)
+{
+    if (room->first || room->joining)
+        return;
+    nws_hublink_unsubscribe (self->hub, room->topic, room->topic_len);
+    nws_debug ("room %s closed", room->key);
+    zhashx_delete (self->rooms, room->key);
+    nws_room_destroy (&room);
+}
+
+//  ---------------------------------------------------------------------
+//  Sessions
+
+//  Decides to close a session with code; the close frame goes out from
+//  its next WRITEABLE callback (never a free in the middle of a fan-out),
+//  or the connection is dropped if the peer reads nothing for a while.
+static void
+s_session_close (nws_session_t *session, uint16_t code, const char *reason)
+{
+    if (session->state != NWS_SESSION_OPEN)
+        return;
+    session->state = NWS_SESSION_CLOSING;
+    session->close_code = code;
+    session->close_reason = reason;
+    nws_queue_clear (&session->queue);
+    lws_set_timeout (session->wsi, PENDING_TIMEOUT_CLOSE_SEND, S_CLOSE_GRACE_SECS);
+    lws_callback_on_writable (session->wsi);
+}
+
+//  Queues frame to every open member but except; proxy links get only
+//  messages that did not come from a proxy.
+static void
+s_room_deliver (nws_gateway_t *self, nws_room_t *room, nws_frame_t *frame,
+                nws_session_t *except, int from_proxy)
+{
+    room->messages++;
+    for (nws_session_t *s = room->first; s; s = s->next) {
+        if (s == except || s->state != NWS_SESSION_OPEN || (from_proxy && s->is_proxy))
+            continue;
+        int was_empty = s->queue.count == 0;
+        int rc = nws_queue_push (&s->queue, frame, (uint32_t) self->config.queue_msgs,
+                                 self->config.queue_bytes);
+        if (rc) {
+            self->counters.closed_slow++;
+            nws_info ("closing a client of %s: send queue full (%u messages, %zu bytes)",
+                      room->key, s->queue.count, s->queue.bytes);
+            s_session_close (s, NWS_CLOSE_SLOW, "send queue full: reading too slowly");
+            continue;
+        }
+        self->counters.deliveries++;
+        if (was_empty)
+            lws_callback_on_writable (s->wsi);
+    }
+}
+
+static void
+s_session_leave (nws_gateway_t *self, nws_session_t *session)
+{
+    nws_room_t *room = session->room;
+    if (room) {
+        if (session->joining) {
+            room->joining--;
+            session->joining = 0;
+        }
+        else {
+            nws_room_remove (room, session);
+            self->sessions--;
+        }
+        session->room = NULL;
+        s_room_release (self, room);
+    }
+    nws_queue_clear (&session->queue);
+    nws_frame_unref (&session->rx);
+}
+
+//  A whole message arrived from a client: to the hub once, and to the
+//  other members here directly.
+static void
+s_session_message (nws_gateway_t *self, nws_session_t *session)
+{
+    nws_frame_t *frame = session->rx;
+    session->rx = NULL;
+    nws_room_t *room = session->room;
+    if (session->is_proxy) {
+        //  The dialing side of a proxy link only reads (DESIGN.md 5).
+        self->counters.proxy_ignored++;
+        nws_frame_unref (&frame);
+        return;
+    }
+    self->counters.messages_in++;
+    nws_envelope_t env = {
+        .kind = frame->kind,
+        .origin = (uint64_t) self->instance << 32 | session->id,
+        .seq = ++session->seq,
+    };
+    nws_hublink_publish (self->hub, room->topic, room->topic_len, &env,
+                         nws_frame_payload (frame), frame->len);
+    s_room_deliver (self, room, frame, session, 0);
+    nws_frame_unref (&frame);
+}
+
+//  Appends one piece of a client's message; dispatches it when complete.
+//  Returns -1 to close the connection.
+static int
+s_session_receive (nws_gateway_t *self, nws_session_t *session, struct lws *wsi,
+                   const void *in, size_t len)
+{
+    if (session->state != NWS_SESSION_OPEN)
+        return 0;
+    if (!session->rx) {
+        size_t expect = len + lws_remaining_packet_payload (wsi);
+        if (expect > self->config.max_message)
+            expect = self->config.max_message;
+        session->rx = nws_frame_new (expect,
+                                     lws_frame_is_binary (wsi) ? NWS_KIND_BINARY : NWS_KIND_TEXT);
+        if (!session->rx)
+            return -1;
+    }
+    nws_frame_t *rx = session->rx;
+    if (rx->len + len > self->config.max_message) {
+        self->counters.closed_too_big++;
+        nws_info ("closing a client of %s: message larger than %llu bytes",
+                  session->room->key, (unsigned long long) self->config.max_message);
+        static const char reason [] = "message too big";
+        lws_close_reason (wsi, NWS_CLOSE_TOO_BIG, (unsigned char *) reason, sizeof reason - 1);
+        return -1;
+    }
+    if (nws_frame_reserve (&session->rx, rx->len + len))
+        return -1;
+    rx = session->rx;
+    memcpy (nws_frame_payload (rx) + rx->len, in, len);
+    rx->len += len;
+    if (lws_is_final_fragment (wsi) && lws_remaining_packet_payload (wsi) == 0)
+        s_session_message (self, session);
+    return 0;
+}
+
+//  Writes one queued frame (lws allows one write per WRITEABLE callback).
+//  Returns -1 to close the connection.
+static int
+s_session_writeable (nws_session_t *session, struct lws *wsi)
+{
+    if (session->state == NWS_SESSION_CLOSING) {
+        const char *reason = session->close_reason;
+        lws_close_reason (wsi, session->close_code, (unsigned char *) reason, strlen (reason));
+        return -1;
+    }
+    nws_frame_t *frame = nws_queue_peek (&session->queue);
+    if (!frame)
+        return 0;
+    enum lws_write_protocol kind = frame->kind == NWS_KIND_BINARY ? LWS_WRITE_BINARY
+                                                                    : LWS_WRITE_TEXT;
+    if (lws_write (wsi, nws_frame_payload (frame), frame->len, kind) < (int) frame->len)
+        return -1;
+    nws_queue_pop (&session->queue);
+    if (session->queue.count)
+        lws_callback_on_writable (wsi);
+    return 0;
+}
+
+//  ---------------------------------------------------------------------
+//  From the hub
+
+static void
+s_on_hub_message (void *arg, nws_hubmsg_t *msg)
+{
+    nws_gateway_t *self = arg;
+    self->counters.hub_messages++;
+    char key [NWS_TOPIC_MAX + 1];
+    size_t len = zmq_msg_size (&msg->topic);
+    memcpy (key, zmq_msg_data (&msg->topic), len);
+    key [len] = '\0';
+    nws_room_t *room = zhashx_lookup (self->rooms, key);
+    if (!room) {
+        self->counters.unrouted++;
+        return;
+    }
+    if (nws_room_track (room, msg->env.origin, msg->env.seq)) {
+        //  Something this room should have had was lost on the way: say so
+        //  to its clients rather than let them believe the stream is whole.
+        self->counters.gaps++;
+        nws_warn ("messages lost on %s from origin %016llx; closing its %u clients here",
+                  room->key, (unsigned long long) msg->env.origin, room->clients + room->proxies);
+        for (nws_session_t *s = room->first; s; s = s->next)
+            if (s->state == NWS_SESSION_OPEN) {
+                self->counters.closed_gap++;
+                s_session_close (s, NWS_CLOSE_GAP, "messages were lost upstream");
+            }
+        return;
+    }
+    size_t size = zmq_msg_size (&msg->payload);
+    nws_frame_t *frame = nws_frame_new (size, msg->env.kind);
+    if (!frame)
+        return;
+    memcpy (nws_frame_payload (frame), zmq_msg_data (&msg->payload), size);
+    frame->len = size;
+    s_room_deliver (self, room, frame, NULL, msg->env.flags & NWS_FLAG_FROM_PROXY);
+    nws_frame_unref (&frame);
+}
+
+//  ---------------------------------------------------------------------
+//  HTTP
+
+static int
+s_is_get (struct lws *wsi)
+{
+    return lws_hdr_total_length (wsi, WSI_TOKEN_GET_URI) > 0;
+}
+
+static void
+s_status_json (nws_gateway_t *self, nws_text_t *out)
+{
+    nws_hublink_stats_t hub;
+    nws_hublink_stats (self->hub, &hub);
+    s_counters_t *c = &self->counters;
+    nws_text_printf (out, "{\"version\":\"%s\",\"gateway\":{\"pid\":%d,\"instance\":\"%08x\","
+                     "\"port\":%u,\"uptime_ms\":%lld},\"connections\":%u,\"clients\":%u,"
+                     "\"channels\":[",
+                     NWS_VERSION, (int) getpid (), self->instance,
+                     nws_listener_port (self->listener),
+                     (long long) (zclock_mono () - self->started), self->connections,
+                     self->sessions);
+    const char *sep = "";
+    for (nws_room_t *room = zhashx_first (self->rooms); room; room = zhashx_next (self->rooms)) {
+        nws_text_printf (out, "%s{\"scope\":\"%s\",\"name\":\"%s\",\"clients\":%u,"
+                         "\"proxies\":%u,\"messages\":%llu}", sep,
+                         nws_channel_scope_str (room->channel.scope), room->channel.name,
+                         room->clients, room->proxies, (unsigned long long) room->messages);
+        sep = ",";
+    }
+    nws_text_printf (out, "],\"counters\":{\"accepted\":%llu,\"refused_full\":%llu,"
+                     "\"messages_in\":%llu,\"deliveries\":%llu,\"hub_messages\":%llu,"
+                     "\"unrouted\":%llu,\"proxy_ignored\":%llu,\"closed_too_big\":%llu,"
+                     "\"closed_slow\":%llu,\"closed_gap\":%llu,\"gaps\":%llu,"
+                     "\"http_errors\":%llu,\"hub_published\":%llu,\"hub_publish_failed\":%llu,"
+                     "\"hub_malformed\":%llu,\"hub_sync_timeouts\":%llu}}\n",
+                     (unsigned long long) c->accepted, (unsigned long long) c->refused_full,
+                     (unsigned long long) c->messages_in, (unsigned long long) c->deliveries,
+                     (unsigned long long) c->hub_messages, (unsigned long long) c->unrouted,
+                     (unsigned long long) c->proxy_ignored, (unsigned long long) c->closed_too_big,
+                     (unsigned long long) c->closed_slow, (unsigned long long) c->closed_gap,
+                     (unsigned long long) c->gaps, (unsigned long long) c->http_errors,
+                     (unsigned long long) hub.published, (unsigned long long) hub.publish_failed,
+                     (unsigned long long) hub.malformed, (unsigned long long) hub.sync_timeouts);
+}
+
+static void
+s_status_html (nws_gateway_t *self, nws_text_t *out)
+{
+    nws_text_printf (out, "<!doctype html><html><head><meta charset=\"utf-8\">"
+                     "<title>nws gateway</title></head><body>"
+                     "<h1>nws gateway</h1><p>Version %s, pid %d, port %u: %u WebSocket "
+                     "clients in %zu channels.</p><table><tr><th>channel</th>"
+                     "<th>clients</th><th>proxies</th><th>messages</th></tr>",
+                     NWS_VERSION, (int) getpid (), nws_listener_port (self->listener),
+                     self->sessions, zhashx_size (self->rooms));
+    for (nws_room_t *room = zhashx_first (self->rooms); room; room = zhashx_next (self->rooms))
+        nws_text_printf (out, "<tr><td>/%s/%s</td><td>%u</td><td>%u</td><td>%llu</td></tr>",
+                         nws_channel_scope_str (room->channel.scope), room->channel.name,
+                         room->clients, room->proxies, (unsigned long long) room->messages);
+    nws_text_printf (out, "</table><p><a href=\"/status\">/status</a> (JSON)</p></body></html>\n");
+}
+
+static int
+s_http_error (nws_gateway_t *self, struct lws *wsi, int status, const char *why)
+{
+    self->counters.http_errors++;
+    return nws_http_error (wsi, status, why);
+}
+
+//  Checks a request for a channel URL (upgrade or not). Returns 0 if it
+//  may proceed, else the HTTP status to answer with, and sets *why.
+static int
+s_channel_check (struct lws *wsi, const char *path, nws_channel_t *channel,
+                 const char **why)
+{
+    int rc = nws_channel_parse_path (path, channel);
+    if (rc == -ENOENT) {
+        *why = "no such page";
+        return 404;
+    }
+    if (rc) {
+        *why = "invalid channel name: use 1 to 255 of A-Z a-z 0-9 . _ -";
+        return 404;
+    }
+    if (!s_is_get (wsi)) {
+        *why = "channels take GET with a WebSocket upgrade";
+        return 405;
+    }
+    if (channel->scope == NWS_SCOPE_LOCAL && !nws_http_peer_is_loopback (wsi)) {
+        *why = "local channels are open to this host only";
+        return 403;
+    }
+    return 0;
+}
+
+static int
+s_on_http (nws_gateway_t *self, struct lws *wsi, const char *path)
+{
+    nws_channel_t channel;
+    const char *why = NULL;
+    if (strcmp (path, "/") == 0 || strcmp (path, "/status") == 0) {
+        if (!s_is_get (wsi))
+            return s_http_error (self, wsi, 405, "use GET");
+        if (!nws_http_peer_is_loopback (wsi))
+            return s_http_error (self, wsi, 403, "the status pages are open to this host only");
+        nws_text_t body = { 0 };
+        int json = path [1] != '\0';
+        if (json)
+            s_status_json (self, &body);
+        else
+            s_status_html (self, &body);
+        int rc = nws_http_respond (wsi, 200, json ? "application/json" : "text/html; charset=utf-8",
+                                   NULL, &body);
+        nws_text_free (&body);
+        return rc;
+    }
+    int status = s_channel_check (wsi, path, &channel, &why);
+    if (status)
+        return s_http_error (self, wsi, status, why);
+    return s_http_error (self, wsi, 400, "this URL takes a WebSocket upgrade");
+}
+
+//  Before lws answers an upgrade: the same checks as plain HTTP, so a bad
+//  name gets its 404 before any WebSocket exists.
+static int
+s_on_confirm_upgrade (nws_gateway_t *self, struct lws *wsi)
+{
+    char path [NWS_TOPIC_MAX + 16];
+    nws_channel_t channel;
+    const char *why = NULL;
+    int status;
+    if (lws_hdr_total_length (wsi, WSI_TOKEN_GET_URI) >= (int) sizeof path) {
+        status = 404;
+        why = "invalid channel name: too long";
+    }
+    else {
+        lws_hdr_copy (wsi, path, sizeof path, WSI_TOKEN_GET_URI);
+        status = s_channel_check (wsi, path, &channel, &why);
+    }
+    if (status == 0 && self->sessions >= self->config.max_clients) {
+        status = 503;
+        why = "too many clients";
+    }
+    if (status == 0)
+        return 0;
+    return s_http_error (self, wsi, status, why) ? -1 : 1;
+}
+
+//  The handshake is accepted: make sure the room exists and the hub
+//  forwards it to us *before* lws sends 101, so the client misses nothing
+//  sent after it sees the connection open.
+static int
+s_on_filter (nws_gateway_t *self, nws_session_t *session, struct lws *wsi)
+{
+    char path [NWS_TOPIC_MAX + 16];
+    nws_channel_t channel;
+    lws_hdr_copy (wsi, path, sizeof path, WSI_TOKEN_GET_URI);
+    if (nws_channel_parse_path (path, &channel))
+        return -1;
+    nws_room_t *room = s_room_require (self, &channel);
+    if (!room)
+        return -1;
+    session->room = room;
+    session->joining = 1;
+    room->joining++;
+    return 0;
+}
+
+static void
+s_on_established (nws_gateway_t *self, nws_session_t *session, struct lws *wsi)
+{
+    nws_room_t *room = session->room;
+    session->wsi = wsi;
+    session->id = ++self->next_id;
+    session->state = NWS_SESSION_OPEN;
+    session->joining = 0;
+    room->joining--;
+    nws_room_add (room, session);
+    self->sessions++;
+    self->counters.accepted++;
+}
+
+//  ---------------------------------------------------------------------
+//  lws callbacks
+
+static int
+s_callback_main (struct lws *wsi, enum lws_callback_reasons reason, void *user,
+                 void *in, size_t len)
+{
+    nws_gateway_t *self = s_gateway (wsi);
+    nws_session_t *session = user;
+    switch (reason) {
+        case LWS_CALLBACK_HTTP:
+            return s_on_http (self, wsi, in);
+        case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+            return s_on_confirm_upgrade (self, wsi);
+        case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+            return session ? s_on_filter (self, session, wsi) : -1;
+        case LWS_CALLBACK_ESTABLISHED:
+            if (!session || !session->room)
+                return -1;
+            s_on_established (self, session, wsi);
+            return 0;
+        case LWS_CALLBACK_RECEIVE:
+            return s_session_receive (self, session, wsi, in, len);
+        case LWS_CALLBACK_SERVER_WRITEABLE:
+            return s_session_writeable (session, wsi);
+        case LWS_CALLBACK_CLOSED:
+            if (session)
+                s_session_leave (self, session);
+            return 0;
+        case LWS_CALLBACK_WSI_CREATE:
+            self->connections++;
+            return 0;
+        case LWS_CALLBACK_WSI_DESTROY:
+            self->connections--;
+            if (session)
+                s_session_leave (self, session);
+            return 0;
+        default:
+            return lws_callback_http_dummy (wsi, reason, user, in, len);
+    }
+}
+
+static int
+s_admit (void *arg)
+{
+    nws_gateway_t *self = arg;
+    //  Connections beyond the limit are closed before any byte is read.
+    if (self->connections < self->config.max_clients + 64)
+        return 1;
+    self->counters.refused_full++;
+    return 0;
+}
+
+static int
+s_callback_listen (struct lws *wsi, enum lws_callback_reasons reason, void *user,
+                   void *in, size_t len)
+{
+    nws_gateway_t *self = s_gateway (wsi);
+    if (reason == LWS_CALLBACK_RAW_RX_FILE)
+        nws_listener_accept (self->listener, s_admit, self);
+    (void) user, (void) in, (void) len;
+    return 0;
+}
+
+static int
+s_callback_hub (struct lws *wsi, enum lws_callback_reasons reason, void *user,
+                void *in, size_t len)
+{
+    nws_gateway_t *self = s_gateway (wsi);
+    if (reason == LWS_CALLBACK_RAW_RX_FILE)
+        nws_hublink_readable (self->hub);
+    (void) user, (void) in, (void) len;
+    return 0;
+}
+
+static const struct lws_protocols s_protocols [] = {
+    { S_PROTOCOL_MAIN, s_callback_main, sizeof (nws_session_t), 0, 0, NULL, 0 },
+    { S_PROTOCOL_LISTEN, s_callback_listen, 0, 0, 0, NULL, 0 },
+    { S_PROTOCOL_HUB, s_callback_hub, 0, 0, 0, NULL, 0 },
+    { NULL, NULL, 0, 0, 0, NULL, 0 }
+};
+
+//  ---------------------------------------------------------------------
+//  Lifecycle
+
+static void
+s_lws_log (int level, const char *line)
+{
+    size_t len = strlen (line);
+    while (len && line [len - 1] == '\n')
+        len--;
+    nws_log (level == LLL_ERR ? NWS_LOG_WARN : NWS_LOG_DEBUG, "lws: %.*s", (int) len, line);
+}
+
+nws_gateway_t *
+nws_gateway_new (const nws_gateway_config_t *config)
+{
+    nws_gateway_t *self = calloc (1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->config = *config;
+    self->started = zclock_mono ();
+    while (self->instance == 0)
+        if (getrandom (&self->instance, sizeof self->instance, 0) != sizeof self->instance)
+            self->instance = (uint32_t) getpid () ^ (uint32_t) zclock_usecs ();
+    self->rooms = zhashx_new ();
+    if (!self->rooms)
+        goto fail;
+    self->listener = nws_listener_new (config->bind, (uint16_t) config->port);
+    if (!self->listener)
+        goto fail;
+    self->hub = nws_hublink_new (config->runtime_dir, self->instance, s_on_hub_message, self);
+    if (!self->hub)
+        goto fail;
+
+    lws_set_log_level (LLL_ERR | LLL_WARN, s_lws_log);
+    struct lws_context_creation_info info;
+    memset (&info, 0, sizeof info);
+    info.port = CONTEXT_PORT_NO_LISTEN_SERVER;
+    info.protocols = s_protocols;
+    info.user = self;
+    info.options = LWS_SERVER_OPTION_VALIDATE_UTF8
+                 | LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
+    info.timeout_secs = NWS_DEFAULT_HANDSHAKE_SECS;
+    info.vhost_name = "nws";
+    self->context = lws_create_context (&info);
+    if (!self->context) {
+        nws_error ("lws_create_context failed");
+        goto fail;
+    }
+    self->vhost = lws_create_vhost (self->context, &info);
+    if (!self->vhost) {
+        nws_error ("lws_create_vhost failed");
+        goto fail;
+    }
+    if (nws_listener_attach (self->listener, self->vhost, S_PROTOCOL_LISTEN)
+    ||  nws_hublink_attach (self->hub, self->vhost, S_PROTOCOL_HUB))
+        goto fail;
+    //  The two raw descriptors just adopted are not connections.
+    self->connections = 0;
+    return self;
+fail:
+    nws_gateway_destroy (&self);
+    return NULL;
+}
+
+uint16_t
+nws_gateway_port (nws_gateway_t *self)
+{
+    return nws_listener_port (self->listener);
+}
+
+int
+nws_gateway_run (nws_gateway_t *self, volatile sig_atomic_t *stop)
+{
+    while (!*stop)
+        if (lws_service (self->context, 0) < 0)
+            break;
+    return 0;
+}
+
+void
+nws_gateway_destroy (nws_gateway_t **self_p)
+{
+    nws_gateway_t *self = *self_p;
+    if (!self)
+        return;
+    //  lws calls back for every connection while it is destroyed, and
+    //  rooms unsubscribe through the hub link: keep both until then.
+    if (self->context)
+        lws_context_destroy (self->context);
+    nws_hublink_destroy (&self->hub);
+    nws_listener_destroy (&self->listener);
+    zhashx_destroy (&self->rooms);
+    free (self);
+    *self_p = NULL;
+}

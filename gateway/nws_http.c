@@ -1,0 +1,130 @@
+/*  nws_http - answering plain HTTP requests in lws.  */
+#include "nws_http.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+void
+nws_text_printf (nws_text_t *text, const char *format, ...)
+{
+    for (int attempt = 0; attempt < 2 && !text->failed; attempt++) {
+        size_t room = text->cap - text->len;
+        va_list args;
+        va_start (args, format);
+        int n = text->data
+              ? vsnprintf (text->data + LWS_PRE + text->len, room + 1, format, args)
+              : vsnprintf (NULL, 0, format, args);
+        va_end (args);
+        if (n < 0) {
+            text->failed = 1;
+            return;
+        }
+        if (text->data && (size_t) n <= room) {
+            text->len += (size_t) n;
+            return;
+        }
+        size_t cap = text->cap * 2 > text->len + (size_t) n ? text->cap * 2
+                   : text->len + (size_t) n + 256;
+        char *data = realloc (text->data, LWS_PRE + cap + 1);
+        if (!data) {
+            text->failed = 1;
+            return;
+        }
+        text->data = data;
+        text->cap = cap;
+    }
+}
+
+void
+nws_text_free (nws_text_t *text)
+{
+    free (text->data);
+    *text = (nws_text_t) { 0 };
+}
+
+static const char *
+s_reason (int status)
+{
+    switch (status) {
+        case 200: return "OK";
+        case 400: return "Bad Request";
+        case 403: return "Forbidden";
+        case 404: return "Not Found";
+        case 405: return "Method Not Allowed";
+        case 500: return "Internal Server Error";
+        case 503: return "Service Unavailable";
+        default: return "Error";
+    }
+}
+
+int
+nws_http_respond (struct lws *wsi, int status, const char *content_type,
+                  const char *extra_headers, nws_text_t *body)
+{
+    uint8_t head [LWS_PRE + 1024];
+    uint8_t *start = head + LWS_PRE, *p = start, *end = head + sizeof head - 1;
+    if (body->failed || !body->data) {
+        status = 500;
+        content_type = "text/plain";
+        nws_text_free (body);
+        nws_text_printf (body, "out of memory\n");
+        if (body->failed)
+            return -1;
+    }
+    if (lws_add_http_common_headers (wsi, (unsigned) status, content_type,
+                                     (lws_filepos_t) body->len, &p, end))
+        return -1;
+    if (lws_add_http_header_by_name (wsi, (const unsigned char *) "cache-control:",
+                                     (const unsigned char *) "no-store", 8, &p, end))
+        return -1;
+    if (extra_headers) {
+        size_t n = strlen (extra_headers);
+        if ((size_t) (end - p) < n)
+            return -1;
+        memcpy (p, extra_headers, n);
+        p += n;
+    }
+    if (lws_finalize_write_http_header (wsi, start, &p, end))
+        return -1;
+    if (body->len
+    &&  lws_write (wsi, (uint8_t *) body->data + LWS_PRE, body->len, LWS_WRITE_HTTP_FINAL)
+        != (int) body->len)
+        return -1;
+    return lws_http_transaction_completed (wsi) ? -1 : 0;
+}
+
+int
+nws_http_error (struct lws *wsi, int status, const char *why)
+{
+    nws_text_t body = { 0 };
+    nws_text_printf (&body, "%d %s: %s\n", status, s_reason (status), why);
+    const char *extra = status == 405 ? "allow: GET\r\n" : NULL;
+    int rc = nws_http_respond (wsi, status, "text/plain; charset=utf-8", extra, &body);
+    nws_text_free (&body);
+    return rc;
+}
+
+int
+nws_http_peer_is_loopback (struct lws *wsi)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    if (getpeername (lws_get_socket_fd (wsi), (struct sockaddr *) &ss, &len) < 0)
+        return 0;
+    if (ss.ss_family == AF_INET) {
+        const struct sockaddr_in *v4 = (const struct sockaddr_in *) &ss;
+        return (ntohl (v4->sin_addr.s_addr) >> 24) == 127;
+    }
+    if (ss.ss_family == AF_INET6) {
+        const struct in6_addr *a = &((const struct sockaddr_in6 *) &ss)->sin6_addr;
+        if (IN6_IS_ADDR_LOOPBACK (a))
+            return 1;
+        return IN6_IS_ADDR_V4MAPPED (a) && a->s6_addr [12] == 127;
+    }
+    return 0;
+}

@@ -1,0 +1,38 @@
+/*  nws_http - small helpers for answering plain HTTP requests in lws, and
+    a growable text buffer to build bodies in.  */
+#ifndef NWS_HTTP_H
+#define NWS_HTTP_H
+
+#include <libwebsockets.h>
+#include <stddef.h>
+
+typedef struct {
+    char *data;                     /* LWS_PRE bytes of headroom, then text */
+    size_t len;                     /* text bytes */
+    size_t cap;                     /* text bytes allocated */
+    int failed;                     /* an append ran out of memory */
+} nws_text_t;
+
+/*  Appends formatted text; on failure sets failed and leaves text as is.  */
+void nws_text_printf (nws_text_t *text, const char *format, ...)
+    __attribute__ ((format (printf, 2, 3)));
+
+/*  Frees the buffer.  */
+void nws_text_free (nws_text_t *text);
+
+/*  Sends a complete response with body and finishes the transaction.
+    extra_headers is NULL or "Name: value\r\n" lines. Returns what the lws
+    callback should return (0, or -1 to close).  */
+int nws_http_respond (struct lws *wsi, int status, const char *content_type,
+                      const char *extra_headers, nws_text_t *body);
+
+/*  Sends status with a one-line plain-text body saying why, and finishes
+    the transaction (use the return value as above). For
+    LWS_CALLBACK_HTTP_CONFIRM_UPGRADE, return 1 instead when it is 0.  */
+int nws_http_error (struct lws *wsi, int status, const char *why);
+
+/*  1 if the connection's peer has a loopback address (127/8, ::1 or
+    IPv4-mapped 127/8), judged on the socket, not on any header.  */
+int nws_http_peer_is_loopback (struct lws *wsi);
+
+#endif

@@ -1,0 +1,258 @@
+/*  nws_hublink - a gateway's PUB and SUB sockets on the hub.  */
+#include "nws_hublink.h"
+
+#include <czmq.h>
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "nws_limits.h"
+#include "nws_log.h"
+#include "nws_runtime.h"
+
+#define S_BATCH 4096                /* messages per drain before yielding to lws */
+#define S_SYNC_RESEND_MS 5          /* a sync can be lost before the hub has our subscription */
+
+struct nws_hublink_t {
+    void *zctx;                     /* libzmq context */
+    void *pub;                      /* to the hub's XSUB */
+    void *sub;                      /* from the hub's XPUB */
+    uint32_t instance;              /* our origin id */
+    nws_hublink_fn *handler;        /* gets foreign messages */
+    void *arg;                      /* for handler */
+    struct lws_context *context;    /* for the drain timer, once attached */
+    lws_sorted_usec_list_t sul;     /* continues a drain cut at S_BATCH */
+    const char *sync_topic;         /* topic awaiting confirmation, or NULL */
+    size_t sync_len;                /* its length */
+    int sync_seen;                  /* its confirmation came back */
+    uint64_t sync_seq;              /* numbers our sync messages */
+    nws_hublink_stats_t stats;      /* counters */
+};
+
+static void *
+s_socket (nws_hublink_t *self, int type, const char *endpoint)
+{
+    void *sock = zmq_socket (self->zctx, type);
+    if (!sock) {
+        nws_error ("zmq_socket: %s", zmq_strerror (errno));
+        return NULL;
+    }
+    int hwm = NWS_HUB_HWM, linger = 0, ivl = 20, ivl_max = 500;
+    zmq_setsockopt (sock, ZMQ_SNDHWM, &hwm, sizeof hwm);
+    zmq_setsockopt (sock, ZMQ_RCVHWM, &hwm, sizeof hwm);
+    zmq_setsockopt (sock, ZMQ_LINGER, &linger, sizeof linger);
+    //  Reconnect soon after a hub restart, within the hub's grace period.
+    zmq_setsockopt (sock, ZMQ_RECONNECT_IVL, &ivl, sizeof ivl);
+    zmq_setsockopt (sock, ZMQ_RECONNECT_IVL_MAX, &ivl_max, sizeof ivl_max);
+    if (zmq_connect (sock, endpoint) < 0) {
+        nws_error ("zmq_connect %s: %s", endpoint, zmq_strerror (errno));
+        zmq_close (sock);
+        return NULL;
+    }
+    return sock;
+}
+
+nws_hublink_t *
+nws_hublink_new (const char *runtime_dir, uint32_t instance,
+                 nws_hublink_fn *handler, void *arg)
+{
+    char in [NWS_ENDPOINT_MAX], out [NWS_ENDPOINT_MAX];
+    if (nws_runtime_endpoint (runtime_dir, "hub-in", in, sizeof in)
+    ||  nws_runtime_endpoint (runtime_dir, "hub-out", out, sizeof out)) {
+        nws_error ("runtime directory path too long for a Unix socket: %s", runtime_dir);
+        return NULL;
+    }
+    nws_hublink_t *self = calloc (1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->instance = instance;
+    self->handler = handler;
+    self->arg = arg;
+    self->zctx = zmq_ctx_new ();
+    if (!self->zctx)
+        goto fail;
+    self->pub = s_socket (self, ZMQ_PUB, in);
+    self->sub = s_socket (self, ZMQ_SUB, out);
+    if (!self->pub || !self->sub)
+        goto fail;
+    return self;
+fail:
+    nws_hublink_destroy (&self);
+    return NULL;
+}
+
+void
+nws_hublink_destroy (nws_hublink_t **self_p)
+{
+    nws_hublink_t *self = *self_p;
+    if (!self)
+        return;
+    if (self->context)
+        lws_sul_cancel (&self->sul);
+    if (self->pub)
+        zmq_close (self->pub);
+    if (self->sub)
+        zmq_close (self->sub);
+    if (self->zctx)
+        zmq_ctx_term (self->zctx);
+    free (self);
+    *self_p = NULL;
+}
+
+//  Sorts one received message: confirmations, our own echoes, the rest.
+static void
+s_take (nws_hublink_t *self, nws_hubmsg_t *msg)
+{
+    uint32_t from = (uint32_t) (msg->env.origin >> 32);
+    if (msg->env.flags & NWS_FLAG_CONTROL) {
+        if (from == self->instance && self->sync_topic
+        &&  zmq_msg_size (&msg->topic) == self->sync_len
+        &&  memcmp (zmq_msg_data (&msg->topic), self->sync_topic, self->sync_len) == 0)
+            self->sync_seen = 1;
+        return;
+    }
+    if (from == self->instance && !msg->external) {
+        self->stats.own++;
+        return;
+    }
+    self->handler (self->arg, msg);
+}
+
+//  Reads up to limit messages. Returns 1 if the socket may hold more.
+static int
+s_drain (nws_hublink_t *self, int limit)
+{
+    for (int i = 0; i < limit; i++) {
+        nws_hubmsg_t msg;
+        const char *why = NULL;
+        int rc = nws_hubmsg_recv (self->sub, &msg, ZMQ_DONTWAIT, &why);
+        if (rc == -EBADMSG) {
+            if (++self->stats.malformed <= 10)
+                nws_warn ("dropped a malformed hub message: %s", why);
+            continue;
+        }
+        if (rc == -EAGAIN)
+            return 0;
+        if (rc) {
+            nws_error ("zmq_recv from hub: %s", zmq_strerror (-rc));
+            return 0;
+        }
+        self->stats.received++;
+        s_take (self, &msg);
+        nws_hubmsg_close (&msg);
+    }
+    return 1;
+}
+
+static void
+s_on_timer (lws_sorted_usec_list_t *sul)
+{
+    nws_hublink_readable (lws_container_of (sul, nws_hublink_t, sul));
+}
+
+void
+nws_hublink_readable (nws_hublink_t *self)
+{
+    //  ZMQ_FD fires only on edges: stop only when the socket is empty, and
+    //  if the batch ran out first, come back from a zero-delay timer.
+    if (s_drain (self, S_BATCH) && self->context)
+        lws_sul_schedule (self->context, 0, &self->sul, s_on_timer, 1);
+}
+
+int
+nws_hublink_attach (nws_hublink_t *self, struct lws_vhost *vhost, const char *protocol)
+{
+    int fd;
+    size_t size = sizeof fd;
+    if (zmq_getsockopt (self->sub, ZMQ_FD, &fd, &size) < 0) {
+        nws_error ("zmq_getsockopt ZMQ_FD: %s", zmq_strerror (errno));
+        return -1;
+    }
+    //  lws closes what it adopts; libzmq must keep its own descriptor.
+    lws_sock_file_fd_type copy = { .filefd = dup (fd) };
+    if (copy.filefd < 0) {
+        nws_error ("dup: %s", strerror (errno));
+        return -1;
+    }
+    struct lws *wsi = lws_adopt_descriptor_vhost (vhost, LWS_ADOPT_RAW_FILE_DESC,
+                                                  copy, protocol, NULL);
+    if (!wsi) {
+        nws_error ("cannot adopt the hub socket into lws");
+        return -1;
+    }
+    self->context = lws_get_context (wsi);
+    nws_hublink_readable (self);
+    return 0;
+}
+
+static int
+s_publish_sync (nws_hublink_t *self, const char *topic, size_t len)
+{
+    nws_envelope_t env = {
+        .kind = NWS_KIND_BINARY,
+        .flags = NWS_FLAG_CONTROL,
+        .origin = (uint64_t) self->instance << 32,
+        .seq = ++self->sync_seq,
+    };
+    return nws_hubmsg_send (self->pub, topic, len, &env, "", 0);
+}
+
+int
+nws_hublink_subscribe (nws_hublink_t *self, const char *topic, size_t len,
+                       int timeout_ms)
+{
+    if (zmq_setsockopt (self->sub, ZMQ_SUBSCRIBE, topic, len) < 0) {
+        nws_error ("zmq_setsockopt SUBSCRIBE: %s", zmq_strerror (errno));
+        return -errno;
+    }
+    self->sync_topic = topic;
+    self->sync_len = len;
+    self->sync_seen = 0;
+    int64_t deadline = zclock_mono () + timeout_ms, resend = 0;
+    while (!self->sync_seen) {
+        int64_t now = zclock_mono ();
+        if (now >= deadline)
+            break;
+        if (now >= resend) {
+            s_publish_sync (self, topic, len);
+            resend = now + S_SYNC_RESEND_MS;
+        }
+        zmq_pollitem_t item = { self->sub, 0, ZMQ_POLLIN, 0 };
+        long wait = (long) ((resend < deadline ? resend : deadline) - now);
+        if (zmq_poll (&item, 1, wait) > 0)
+            s_drain (self, S_BATCH);
+    }
+    int confirmed = self->sync_seen;
+    self->sync_topic = NULL;
+    nws_hublink_readable (self);
+    if (confirmed)
+        return 0;
+    self->stats.sync_timeouts++;
+    return -ETIMEDOUT;
+}
+
+int
+nws_hublink_unsubscribe (nws_hublink_t *self, const char *topic, size_t len)
+{
+    int rc = zmq_setsockopt (self->sub, ZMQ_UNSUBSCRIBE, topic, len) < 0 ? -errno : 0;
+    nws_hublink_readable (self);
+    return rc;
+}
+
+int
+nws_hublink_publish (nws_hublink_t *self, const char *topic, size_t topic_len,
+                     const nws_envelope_t *env, const void *payload, size_t len)
+{
+    int rc = nws_hubmsg_send (self->pub, topic, topic_len, env, payload, len);
+    if (rc == 0)
+        self->stats.published++;
+    else
+        self->stats.publish_failed++;
+    return rc;
+}
+
+void
+nws_hublink_stats (nws_hublink_t *self, nws_hublink_stats_t *stats)
+{
+    *stats = self->stats;
+}

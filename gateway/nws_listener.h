@@ -1,0 +1,37 @@
+/*  nws_listener - the gateway's listening socket, opened by us.
+
+    lws as packaged in Debian cannot share a port between processes (its
+    LWS_MAX_SMP is 1, so it never sets SO_REUSEPORT). We open the socket
+    ourselves with SO_REUSEPORT, adopt it into lws as a raw file, accept
+    in its RX callback and hand each connection to lws as if lws had
+    accepted it. Several gateway processes on one port then split the
+    connections between them (the kernel balances by address hash).
+*/
+#ifndef NWS_LISTENER_H
+#define NWS_LISTENER_H
+
+#include <libwebsockets.h>
+#include <stdint.h>
+
+typedef struct nws_listener_t nws_listener_t;
+
+/*  Binds address (IPv4 or IPv6 literal; "::" is dual-stack) and port (0
+    picks one) and listens. Returns NULL after logging why.  */
+nws_listener_t *nws_listener_new (const char *address, uint16_t port);
+
+/*  The port bound (useful after asking for 0).  */
+uint16_t nws_listener_port (nws_listener_t *self);
+
+/*  Adopts the socket into vhost under the protocol named protocol, whose
+    LWS_CALLBACK_RAW_RX_FILE must call nws_listener_accept(). lws owns the
+    descriptor from here on. Returns 0 or -1.  */
+int nws_listener_attach (nws_listener_t *self, struct lws_vhost *vhost, const char *protocol);
+
+/*  Accepts every waiting connection and gives it to lws, unless admit()
+    refuses it (then it is closed at once). Call on RAW_RX_FILE.  */
+void nws_listener_accept (nws_listener_t *self, int (*admit) (void *arg), void *arg);
+
+/*  Frees the listener (the descriptor too if never attached).  */
+void nws_listener_destroy (nws_listener_t **self_p);
+
+#endif

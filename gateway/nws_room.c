@@ -1,0 +1,79 @@
+/*  nws_room - one channel's clients on this gateway.  */
+#include "nws_room.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+nws_room_t *
+nws_room_new (const nws_channel_t *channel)
+{
+    nws_room_t *self = calloc (1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->channel = *channel;
+    self->topic_len = (size_t) nws_channel_topic (channel, self->topic, sizeof self->topic);
+    memcpy (self->key, self->topic, self->topic_len);
+    self->key [self->topic_len] = '\0';
+    return self;
+}
+
+void
+nws_room_destroy (nws_room_t **self_p)
+{
+    free (*self_p);
+    *self_p = NULL;
+}
+
+void
+nws_room_add (nws_room_t *self, nws_session_t *session)
+{
+    session->prev = NULL;
+    session->next = self->first;
+    if (self->first)
+        self->first->prev = session;
+    self->first = session;
+    if (session->is_proxy)
+        self->proxies++;
+    else
+        self->clients++;
+}
+
+void
+nws_room_remove (nws_room_t *self, nws_session_t *session)
+{
+    if (session->prev)
+        session->prev->next = session->next;
+    else
+        self->first = session->next;
+    if (session->next)
+        session->next->prev = session->prev;
+    session->prev = session->next = NULL;
+    if (session->is_proxy)
+        self->proxies--;
+    else
+        self->clients--;
+}
+
+int
+nws_room_track (nws_room_t *self, uint64_t origin, uint64_t seq)
+{
+    if (seq == 0)
+        return 0;
+    int oldest = 0;
+    self->clock++;
+    for (int i = 0; i < NWS_ROOM_ORIGINS; i++) {
+        if (self->origins [i].used && self->origins [i].origin == origin) {
+            int gap = seq != self->origins [i].seq + 1;
+            self->origins [i].seq = seq;
+            self->origins [i].used = self->clock;
+            return gap;
+        }
+        if (self->origins [i].used < self->origins [oldest].used)
+            oldest = i;
+    }
+    //  A new origin, or one forgotten to make room: nothing to compare with.
+    self->origins [oldest].origin = origin;
+    self->origins [oldest].seq = seq;
+    self->origins [oldest].used = self->clock;
+    return 0;
+}

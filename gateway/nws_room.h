@@ -1,0 +1,76 @@
+/*  nws_room - the gateway's view of one channel: its clients here, its
+    hub subscription, and per-origin sequence tracking to detect gaps.
+
+    Internal to the gateway. A room exists while it has clients or clients
+    in the middle of their handshake; the gateway subscribes to its topic
+    when it is created and unsubscribes when it is freed.
+*/
+#ifndef NWS_ROOM_H
+#define NWS_ROOM_H
+
+#include <libwebsockets.h>
+#include <stdint.h>
+
+#include "nws_channel.h"
+#include "nws_envelope.h"
+#include "nws_frame.h"
+
+#define NWS_ROOM_ORIGINS 16         /* origins tracked per room for gap checks */
+
+typedef enum {
+    NWS_SESSION_HTTP = 0,           /* plain HTTP or handshake in progress */
+    NWS_SESSION_OPEN,               /* WebSocket open, in its room */
+    NWS_SESSION_CLOSING             /* close decided; waiting to send it */
+} nws_session_state_t;
+
+typedef struct nws_room_t nws_room_t;
+typedef struct nws_session_t nws_session_t;
+
+struct nws_session_t {
+    struct lws *wsi;                /* the connection */
+    nws_session_state_t state;      /* see above */
+    nws_room_t *room;               /* joined (or joining) room, or NULL */
+    int joining;                    /* counted in room->joining */
+    nws_session_t *prev, *next;     /* room membership, while OPEN/CLOSING */
+    uint32_t id;                    /* connection number: low half of origin */
+    uint64_t seq;                   /* last sequence number we sent */
+    int is_proxy;                   /* a peer proxy's link */
+    nws_frame_t *rx;                /* message being reassembled, or NULL */
+    nws_queue_t queue;              /* frames waiting to be written */
+    uint16_t close_code;            /* when CLOSING */
+    const char *close_reason;       /* when CLOSING, static */
+};
+
+struct nws_room_t {
+    nws_channel_t channel;          /* scope and name */
+    char topic [NWS_TOPIC_MAX];     /* hub topic, not NUL-terminated */
+    size_t topic_len;               /* its length */
+    char key [NWS_TOPIC_MAX + 1];   /* topic as a C string, for the registry */
+    nws_session_t *first;           /* members, newest first */
+    uint32_t clients;               /* members that are not proxies */
+    uint32_t proxies;               /* members that are proxy links */
+    uint32_t joining;               /* handshakes under way */
+    uint64_t messages;              /* messages delivered into this room */
+    struct {
+        uint64_t origin;            /* sender */
+        uint64_t seq;               /* last sequence number seen */
+        uint64_t used;              /* last use, for replacement */
+    } origins [NWS_ROOM_ORIGINS];
+    uint64_t clock;                 /* ticks for origins[].used */
+};
+
+/*  Allocates a room for channel. Returns NULL when out of memory.  */
+nws_room_t *nws_room_new (const nws_channel_t *channel);
+
+/*  Frees the room (members must be gone). Safe on NULL.  */
+void nws_room_destroy (nws_room_t **self_p);
+
+/*  Adds an OPEN session; removes a member. */
+void nws_room_add (nws_room_t *self, nws_session_t *session);
+void nws_room_remove (nws_room_t *self, nws_session_t *session);
+
+/*  Records a message from origin with seq. Returns 1 if messages from
+    that origin were lost before it (a gap), else 0. seq 0 is unsequenced.  */
+int nws_room_track (nws_room_t *self, uint64_t origin, uint64_t seq);
+
+#endif

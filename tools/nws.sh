@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# nws.sh - set up, build and run nws, or its tests, on Debian 12.
+#
+#   tools/nws.sh run [GATEWAY OPTION]...   install, build, run hub + gateway (+ discovery)
+#   tools/nws.sh test [CTEST OPTION]...    install, build, run every test
+#   tools/nws.sh setup | build             just that step
+#
+# Installing needs root (apt-get); building and running do not.
+set -euo pipefail
+
+top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+build=${NWS_BUILD_DIR:-$top/build}
+
+# Packages: to build, to run, to test.
+build_pkgs="gcc make cmake pkg-config libwebsockets-dev libzmq3-dev libczmq-dev libavahi-client-dev"
+run_pkgs="dbus avahi-daemon avahi-utils"
+test_pkgs="python3 python3-websocket python3-zmq iproute2 util-linux procps"
+
+say() { printf 'nws: %s\n' "$*" >&2; }
+
+setup() {
+    local missing=() p
+    for p in "$@"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    if [ "$(id -u)" -ne 0 ]; then
+        say "missing packages: ${missing[*]}"
+        say "install them as root: apt-get install ${missing[*]}"
+        exit 1
+    fi
+    say "installing ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null 2>&1 || {
+        apt-get update -q >/dev/null
+        apt-get install -y -q --no-install-recommends "${missing[@]}"
+    }
+}
+
+compile() {
+    cmake -S "$top" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+    cmake --build "$build" -j "$(nproc)"
+}
+
+# Runs hub, gateway and (when built) discovery as separate processes.
+# A process that dies is restarted after a second; Ctrl-C or SIGTERM
+# stops them all.
+supervise() {
+    local dir=${NWS_RUNTIME_DIR:-}
+    [ -n "$dir" ] || { [ "$(id -u)" -eq 0 ] && dir=/run/nws || dir=${XDG_RUNTIME_DIR:-/tmp}/nws; }
+    declare -A cmd pid
+    cmd[hub]="$build/hub/nws-hub --runtime-dir $dir"
+    cmd[gateway]="$build/gateway/nws-gateway --runtime-dir $dir $*"
+    if [ -x "$build/discovery/nws-discovery" ]; then
+        cmd[discovery]="$build/discovery/nws-discovery --runtime-dir $dir"
+    fi
+    local stopping=0 name
+    trap 'stopping=1' INT TERM
+    for name in "${!cmd[@]}"; do
+        ${cmd[$name]} & pid[$name]=$!
+    done
+    while [ $stopping -eq 0 ]; do
+        wait -n || true
+        [ $stopping -eq 0 ] || break
+        for name in "${!pid[@]}"; do
+            if ! kill -0 "${pid[$name]}" 2>/dev/null; then
+                say "$name (pid ${pid[$name]}) exited; restarting it"
+                sleep 1 & wait $! || true   # a pause that a signal cuts short
+                [ $stopping -eq 0 ] || break
+                ${cmd[$name]} & pid[$name]=$!
+            fi
+        done
+    done
+    say "stopping"
+    for name in "${!pid[@]}"; do kill -TERM "${pid[$name]}" 2>/dev/null || true; done
+    wait
+}
+
+case "${1:-}" in
+    setup) setup $build_pkgs $run_pkgs $test_pkgs ;;
+    build) setup $build_pkgs; compile ;;
+    run)   shift; setup $build_pkgs $run_pkgs; compile; supervise "$@" ;;
+    test)  shift; setup $build_pkgs $run_pkgs $test_pkgs; compile
+           cd "$build" && ctest --output-on-failure --timeout 300 "$@" ;;
+    *)     sed -n '2,9p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 2 ;;
+esac

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <libwebsockets.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/random.h>
 #include <unistd.h>
 
@@ -141,6 +142,20 @@ s_room_deliver (nws_gateway_t *self, nws_room_t *room, nws_frame_t *frame,
     }
 }
 
+//  Tells the hub (and through it nws-discovery) when a broadcast channel
+//  gains its first or loses its last client of our own: proxy links do not
+//  count, so two proxies never keep each other's adverts alive.
+static void
+s_room_interest (nws_gateway_t *self, nws_room_t *room, int on)
+{
+    if (room->channel.scope != NWS_SCOPE_BROADCAST)
+        return;
+    char marker [NWS_TOPIC_MAX + 1];
+    int len = nws_channel_interest (&room->channel, marker, sizeof marker);
+    if (len > 0)
+        nws_hublink_mark (self->hub, marker, (size_t) len, on);
+}
+
 static void
 s_session_leave (nws_gateway_t *self, nws_session_t *session)
 {
@@ -153,6 +168,8 @@ s_session_leave (nws_gateway_t *self, nws_session_t *session)
         else {
             nws_room_remove (room, session);
             self->sessions--;
+            if (!session->is_proxy && room->clients == 0)
+                s_room_interest (self, room, 0);
         }
         session->room = NULL;
         s_room_release (self, room);
@@ -435,6 +452,19 @@ s_on_confirm_upgrade (nws_gateway_t *self, struct lws *wsi)
     return s_http_error (self, wsi, status, why) ? -1 : 1;
 }
 
+//  A peer proxy says so with a header (DESIGN.md section 5).
+static int
+s_is_proxy_link (struct lws *wsi)
+{
+    static const char header [] = "x-broadcastwebsocket-proxy:";
+    char value [16];
+    if (lws_hdr_custom_length (wsi, header, sizeof header - 1) <= 0)
+        return 0;
+    if (lws_hdr_custom_copy (wsi, value, sizeof value, header, sizeof header - 1) < 0)
+        return 0;
+    return strcasecmp (value, "true") == 0;
+}
+
 //  The handshake is accepted: make sure the room exists and the hub
 //  forwards it to us *before* lws sends 101, so the client misses nothing
 //  sent after it sees the connection open.
@@ -449,6 +479,7 @@ s_on_filter (nws_gateway_t *self, nws_session_t *session, struct lws *wsi)
     nws_room_t *room = s_room_require (self, &channel);
     if (!room)
         return -1;
+    session->is_proxy = channel.scope == NWS_SCOPE_BROADCAST && s_is_proxy_link (wsi);
     session->room = room;
     session->joining = 1;
     room->joining++;
@@ -467,6 +498,8 @@ s_on_established (nws_gateway_t *self, nws_session_t *session, struct lws *wsi)
     nws_room_add (room, session);
     self->sessions++;
     self->counters.accepted++;
+    if (!session->is_proxy && room->clients == 1)
+        s_room_interest (self, room, 1);
 }
 
 //  ---------------------------------------------------------------------

@@ -232,11 +232,19 @@ nws_hublink_subscribe (nws_hublink_t *self, const char *topic, size_t len,
 }
 
 int
-nws_hublink_unsubscribe (nws_hublink_t *self, const char *topic, size_t len)
+nws_hublink_mark (nws_hublink_t *self, const char *prefix, size_t len, int on)
 {
-    int rc = zmq_setsockopt (self->sub, ZMQ_UNSUBSCRIBE, topic, len) < 0 ? -errno : 0;
+    int rc = zmq_setsockopt (self->sub, on ? ZMQ_SUBSCRIBE : ZMQ_UNSUBSCRIBE, prefix, len);
+    rc = rc < 0 ? -errno : 0;
+    //  Setting an option can consume the ZMQ_FD edge: drain now.
     nws_hublink_readable (self);
     return rc;
+}
+
+int
+nws_hublink_unsubscribe (nws_hublink_t *self, const char *topic, size_t len)
+{
+    return nws_hublink_mark (self, topic, len, 0);
 }
 
 int

@@ -63,6 +63,10 @@ int nws_hublink_subscribe (nws_hublink_t *self, const char *topic, size_t len,
 /*  Unsubscribes from topic. Returns 0 or a negative errno.  */
 int nws_hublink_unsubscribe (nws_hublink_t *self, const char *topic, size_t len);
 
+/*  Subscribes (on = 1) or unsubscribes to a prefix without confirmation,
+    e.g. an interest marker. Returns 0 or a negative errno.  */
+int nws_hublink_mark (nws_hublink_t *self, const char *prefix, size_t len, int on);
+
 /*  Publishes one message. Returns 0 or a negative errno (counted).  */
 int nws_hublink_publish (nws_hublink_t *self, const char *topic, size_t topic_len,
                          const nws_envelope_t *env, const void *payload, size_t len);

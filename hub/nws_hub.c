@@ -21,10 +21,13 @@ struct nws_hub_t {
     void *zctx;                     /* libzmq context */
     void *xsub;                     /* publishers connect here */
     void *xpub;                     /* subscribers connect here */
+    void *events;                   /* XPUB: interest changes, for nws-discovery */
     int lock_fd;                    /* flock on <dir>/hub.lock, -1 if none */
     char in [NWS_ENDPOINT_MAX];     /* ipc endpoint for publishers */
     char out [NWS_ENDPOINT_MAX];    /* ipc endpoint for subscribers */
+    char ev [NWS_ENDPOINT_MAX];     /* ipc endpoint for interest events */
     zhashx_t *channels;             /* topic -> (void *) 1, for topics subscribed */
+    zhashx_t *interest;             /* topic -> (void *) 1, channels with local clients */
     nws_hub_stats_t stats;          /* counters */
 };
 
@@ -97,21 +100,28 @@ nws_hub_new (const nws_hub_config_t *config)
         goto fail;
     }
     if (nws_runtime_endpoint (config->runtime_dir, "hub-in", self->in, sizeof self->in)
-    ||  nws_runtime_endpoint (config->runtime_dir, "hub-out", self->out, sizeof self->out)) {
+    ||  nws_runtime_endpoint (config->runtime_dir, "hub-out", self->out, sizeof self->out)
+    ||  nws_runtime_endpoint (config->runtime_dir, "hub-events", self->ev, sizeof self->ev)) {
         nws_error ("runtime directory path too long for a Unix socket: %s", config->runtime_dir);
         goto fail;
     }
     if (s_lock (self))
         goto fail;
     self->channels = zhashx_new ();
+    self->interest = zhashx_new ();
     self->zctx = zmq_ctx_new ();
-    if (!self->channels || !self->zctx)
+    if (!self->channels || !self->interest || !self->zctx)
         goto fail;
     self->xpub = s_socket (self, ZMQ_XPUB);
     self->xsub = s_socket (self, ZMQ_XSUB);
-    if (!self->xpub || !self->xsub)
+    self->events = s_socket (self, ZMQ_XPUB);
+    if (!self->xpub || !self->xsub || !self->events)
         goto fail;
-    if (s_bind_all (self->xpub, self->out, &config->extra_out))
+    //  Every subscription to the events socket asks for a snapshot.
+    int verbose = 1;
+    zmq_setsockopt (self->events, ZMQ_XPUB_VERBOSE, &verbose, sizeof verbose);
+    if (s_bind_all (self->xpub, self->out, &config->extra_out)
+    ||  s_bind (self->events, self->ev))
         goto fail;
     return self;
 fail:
@@ -129,9 +139,12 @@ nws_hub_destroy (nws_hub_t **self_p)
         zmq_close (self->xsub);
     if (self->xpub)
         zmq_close (self->xpub);
+    if (self->events)
+        zmq_close (self->events);
     if (self->zctx)
         zmq_ctx_term (self->zctx);
     zhashx_destroy (&self->channels);
+    zhashx_destroy (&self->interest);
     if (self->lock_fd >= 0)
         close (self->lock_fd);
     free (self);
@@ -148,6 +161,12 @@ const char *
 nws_hub_endpoint_out (nws_hub_t *self)
 {
     return self->out;
+}
+
+const char *
+nws_hub_endpoint_events (nws_hub_t *self)
+{
+    return self->ev;
 }
 
 void
@@ -200,7 +219,50 @@ s_forward_one (nws_hub_t *self)
     return 0;
 }
 
-//  Reads one subscription event from XPUB and updates the channel set.
+static void
+s_event (nws_hub_t *self, char sign, const char *topic)
+{
+    char line [NWS_TOPIC_MAX + 2];
+    int n = snprintf (line, sizeof line, "%c%s", sign, topic);
+    zmq_send (self->events, line, (size_t) n, ZMQ_DONTWAIT);
+}
+
+//  Tracks a channel topic or an interest marker coming or going.
+static void
+s_track (nws_hub_t *self, int subscribe, const uint8_t *data, size_t size)
+{
+    nws_channel_t channel;
+    zhashx_t *set;
+    size_t topic_len = size;
+    if (nws_channel_from_topic (data, size, &channel) == 0)
+        set = self->channels;
+    else
+    if (nws_channel_from_interest (data, size, &channel) == 0) {
+        set = self->interest;
+        topic_len = size - 1;
+    }
+    else
+        return;                     //  a tap's wider prefix: nothing to track
+    char topic [NWS_TOPIC_MAX + 1];
+    memcpy (topic, data, topic_len);
+    topic [topic_len] = '\0';
+    int known = zhashx_lookup (set, topic) != NULL;
+    if (subscribe && !known)
+        zhashx_insert (set, topic, (void *) 1);
+    else
+    if (!subscribe && known)
+        zhashx_delete (set, topic);
+    else
+        return;
+    nws_debug ("%s %s%s (%zu channels in use, %zu with local interest)",
+               subscribe ? "subscribe" : "unsubscribe", topic,
+               set == self->interest ? " (interest)" : "",
+               zhashx_size (self->channels), zhashx_size (self->interest));
+    if (set == self->interest)
+        s_event (self, subscribe ? '+' : '-', topic);
+}
+
+//  Reads one subscription event from XPUB and updates the channel sets.
 static int
 s_subscription_one (nws_hub_t *self)
 {
@@ -213,20 +275,31 @@ s_subscription_one (nws_hub_t *self)
     }
     const uint8_t *data = zmq_msg_data (&event);
     size_t size = zmq_msg_size (&event);
-    nws_channel_t channel;
-    if (size >= 1 && (data [0] == 0 || data [0] == 1)
-    &&  nws_channel_from_topic (data + 1, size - 1, &channel) == 0) {
-        char topic [NWS_TOPIC_MAX + 1];
-        memcpy (topic, data + 1, size - 1);
-        topic [size - 1] = '\0';
-        if (data [0] == 1)
-            zhashx_insert (self->channels, topic, (void *) 1);
-        else
-            zhashx_delete (self->channels, topic);
-        nws_debug ("%s %s (%zu channels in use)", data [0] ? "subscribe" : "unsubscribe",
-                   topic, zhashx_size (self->channels));
-    }
+    if (size >= 1 && (data [0] == 0 || data [0] == 1))
+        s_track (self, data [0], data + 1, size - 1);
     zmq_msg_close (&event);
+    return 0;
+}
+
+//  Someone subscribed to the events socket: send the whole interest set,
+//  after a reset line, so a (re)started discovery starts from the truth.
+static int
+s_events_one (nws_hub_t *self)
+{
+    zmq_msg_t request;
+    zmq_msg_init (&request);
+    if (zmq_msg_recv (&request, self->events, ZMQ_DONTWAIT) < 0) {
+        int err = errno;
+        zmq_msg_close (&request);
+        return -err;
+    }
+    int subscribe = zmq_msg_size (&request) >= 1 && *(uint8_t *) zmq_msg_data (&request) == 1;
+    zmq_msg_close (&request);
+    if (subscribe) {
+        zmq_send (self->events, "*", 1, ZMQ_DONTWAIT);
+        for (void *it = zhashx_first (self->interest); it; it = zhashx_next (self->interest))
+            s_event (self, '+', zhashx_cursor (self->interest));
+    }
     return 0;
 }
 
@@ -283,8 +356,9 @@ nws_hub_run (nws_hub_t *self, volatile sig_atomic_t *stop,
         zmq_pollitem_t items [] = {
             { self->xsub, 0, ZMQ_POLLIN, 0 },
             { self->xpub, 0, ZMQ_POLLIN, 0 },
+            { self->events, 0, ZMQ_POLLIN, 0 },
         };
-        int rc = zmq_poll (items, 2, 1000);
+        int rc = zmq_poll (items, 3, 1000);
         if (rc < 0) {
             if (errno == EINTR)
                 continue;
@@ -293,6 +367,8 @@ nws_hub_run (nws_hub_t *self, volatile sig_atomic_t *stop,
         }
         if (items [1].revents & ZMQ_POLLIN)
             rc = s_drain (self, s_subscription_one);
+        if (rc >= 0 && items [2].revents & ZMQ_POLLIN)
+            rc = s_drain (self, s_events_one);
         if (rc >= 0 && items [0].revents & ZMQ_POLLIN)
             rc = s_drain (self, s_forward_one);
         if (rc < 0) {

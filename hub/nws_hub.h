@@ -9,7 +9,15 @@
     The XSUB side subscribes to everything, so publishers always send every
     message to the hub and nothing is lost to a subscription that has not
     reached a publisher yet; the XPUB side filters per subscriber. The hub
-    tracks which channel topics have subscribers.
+    tracks which channel topics have subscribers, and which have local
+    interest (nws_channel.h's interest markers).
+
+    A third socket, XPUB on ipc://<dir>/hub-events, tells nws-discovery
+    about local interest, one single-frame text message per change:
+        "+<topic>"   a channel gained local interest (e.g. "+broadcast/chat/")
+        "-<topic>"   it lost it
+        "*"          reset: a snapshot of "+" lines follows
+    Each subscription to that socket triggers a snapshot.
 
     Single-threaded: all calls from the thread that created the hub.
 */
@@ -48,9 +56,10 @@ nws_hub_t *nws_hub_new (const nws_hub_config_t *config);
 int nws_hub_run (nws_hub_t *self, volatile sig_atomic_t *stop,
                  void (*ready) (nws_hub_t *self, void *arg), void *arg);
 
-/*  The endpoint publishers (index 0: ipc) and subscribers use.  */
+/*  The ipc endpoints publishers, subscribers and nws-discovery use.  */
 const char *nws_hub_endpoint_in (nws_hub_t *self);
 const char *nws_hub_endpoint_out (nws_hub_t *self);
+const char *nws_hub_endpoint_events (nws_hub_t *self);
 
 /*  Copies the counters.  */
 void nws_hub_stats (nws_hub_t *self, nws_hub_stats_t *stats);

@@ -48,4 +48,16 @@ int nws_channel_topic (const nws_channel_t *channel, char *buf, size_t cap);
     -EINVAL if it is not exactly "<scope>/<valid name>/".  */
 int nws_channel_from_topic (const void *topic, size_t len, nws_channel_t *out);
 
+/*  Interest markers. A gateway with clients of its own (not proxy links)
+    on a channel also subscribes to "<topic>+": no topic starts with it, so
+    it costs no traffic, but the hub sees the subscription come and go and
+    so knows which channels have local interest on any gateway.  */
+#define NWS_INTEREST_MARK '+'
+
+/*  Writes "<scope>/<name>/+" into buf; returns its length or -ENOSPC.  */
+int nws_channel_interest (const nws_channel_t *channel, char *buf, size_t cap);
+
+/*  Parses an interest marker. Returns 0 or -EINVAL.  */
+int nws_channel_from_interest (const void *marker, size_t len, nws_channel_t *out);
+
 #endif

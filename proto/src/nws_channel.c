@@ -101,3 +101,22 @@ nws_channel_from_topic (const void *topic, size_t len, nws_channel_t *out)
         return -EINVAL;
     return s_fill (out, scope, s + used, len - used - 1);
 }
+
+int
+nws_channel_interest (const nws_channel_t *channel, char *buf, size_t cap)
+{
+    int len = nws_channel_topic (channel, buf, cap);
+    if (len < 0 || (size_t) len + 1 > cap)
+        return -ENOSPC;
+    buf [len] = NWS_INTEREST_MARK;
+    return len + 1;
+}
+
+int
+nws_channel_from_interest (const void *marker, size_t len, nws_channel_t *out)
+{
+    const char *s = marker;
+    if (!s || len < 2 || s [len - 1] != NWS_INTEREST_MARK)
+        return -EINVAL;
+    return nws_channel_from_topic (s, len - 1, out);
+}

@@ -48,6 +48,10 @@ nws_runtime_prepare (const char *dir)
     if (len == 0 || len >= sizeof path)
         return -ENAMETOOLONG;
     memcpy (path, dir, len + 1);
+    //  "dir/" is "dir": without this the last component would be made as
+    //  a parent (0755) and the final mkdir would only see EEXIST.
+    while (len > 1 && path [len - 1] == '/')
+        path [--len] = '\0';
     for (char *p = path + 1; *p; p++) {
         if (*p != '/')
             continue;
@@ -56,7 +60,15 @@ nws_runtime_prepare (const char *dir)
             return -errno;
         *p = '/';
     }
-    if (mkdir (path, 0700) < 0 && errno != EEXIST)
-        return -errno;
+    if (mkdir (path, 0700) < 0) {
+        if (errno != EEXIST)
+            return -errno;
+        //  EEXIST is success only if what exists is a directory.
+        struct stat st;
+        if (stat (path, &st) < 0)
+            return -errno;
+        if (!S_ISDIR (st.st_mode))
+            return -ENOTDIR;
+    }
     return 0;
 }

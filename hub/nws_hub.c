@@ -96,7 +96,9 @@ nws_hub_new (const nws_hub_config_t *config)
     self->lock_fd = -1;
     int rc = nws_runtime_prepare (config->runtime_dir);
     if (rc) {
-        nws_error ("cannot create runtime directory %s: %s", config->runtime_dir, strerror (-rc));
+        nws_error ("cannot use runtime directory %s: %s", config->runtime_dir,
+                   rc == -EPERM ? "it belongs to another user or others may write to it"
+                                : strerror (-rc));
         goto fail;
     }
     if (nws_runtime_endpoint (config->runtime_dir, "hub-in", self->in, sizeof self->in)

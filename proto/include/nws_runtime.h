@@ -20,7 +20,9 @@ int nws_runtime_default_dir (char *buf, size_t cap);
     the socket path would not fit a Unix socket address.  */
 int nws_runtime_endpoint (const char *dir, const char *name, char *buf, size_t cap);
 
-/*  Creates dir (mode 0700) and missing parents. Returns 0 or -errno.  */
+/*  Creates dir (mode 0700) and missing parents. Returns 0, -ENOTDIR if
+    something else is in the way, -EPERM if the directory belongs to
+    another user or others may write to it, or another -errno.  */
 int nws_runtime_prepare (const char *dir);
 
 #endif

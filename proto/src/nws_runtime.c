@@ -60,15 +60,17 @@ nws_runtime_prepare (const char *dir)
             return -errno;
         *p = '/';
     }
-    if (mkdir (path, 0700) < 0) {
-        if (errno != EEXIST)
-            return -errno;
-        //  EEXIST is success only if what exists is a directory.
-        struct stat st;
-        if (stat (path, &st) < 0)
-            return -errno;
-        if (!S_ISDIR (st.st_mode))
-            return -ENOTDIR;
-    }
+    if (mkdir (path, 0700) < 0 && errno != EEXIST)
+        return -errno;
+    //  What exists must be our own directory, closed to others: in a shared
+    //  place like /tmp another user could otherwise have made it first and
+    //  own the hub's sockets.
+    struct stat st;
+    if (lstat (path, &st) < 0)
+        return -errno;
+    if (!S_ISDIR (st.st_mode))
+        return -ENOTDIR;
+    if (st.st_uid != geteuid () || (st.st_mode & 022))
+        return -EPERM;
     return 0;
 }

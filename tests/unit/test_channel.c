@@ -102,6 +102,8 @@ typedef struct {
     const char *name;               /* if rc == 0 */
 } path_case_t;
 
+#define REJECT(path, rc) { path, rc, NWS_SCOPE_LOCAL, NULL }
+
 static void
 parse_path_table (void)
 {
@@ -111,40 +113,40 @@ parse_path_table (void)
         { "/local/chat.room_1-A", 0, NWS_SCOPE_LOCAL, "chat.room_1-A" },
         { "/broadcast/news", 0, NWS_SCOPE_BROADCAST, "news" },
         //  under a scope, but no valid name
-        { "/local/", -EINVAL },
-        { "/broadcast/", -EINVAL },
-        { "/local/a/b", -EINVAL },
-        { "/local/x/", -EINVAL },
-        { "/local//x", -EINVAL },
-        { "/local/x?y", -EINVAL },
-        { "/local/?x", -EINVAL },
-        { "/local/x#y", -EINVAL },
-        { "/local/x%2Fy", -EINVAL },
-        { "/local/a b", -EINVAL },
-        { "/broadcast/caf\xc3\xa9", -EINVAL },
+        REJECT ("/local/", -EINVAL),
+        REJECT ("/broadcast/", -EINVAL),
+        REJECT ("/local/a/b", -EINVAL),
+        REJECT ("/local/x/", -EINVAL),
+        REJECT ("/local//x", -EINVAL),
+        REJECT ("/local/x?y", -EINVAL),
+        REJECT ("/local/?x", -EINVAL),
+        REJECT ("/local/x#y", -EINVAL),
+        REJECT ("/local/x%2Fy", -EINVAL),
+        REJECT ("/local/a b", -EINVAL),
+        REJECT ("/broadcast/caf\xc3\xa9", -EINVAL),
         //  '..' never climbs out of a scope: a '/' after the scope is invalid
-        { "/local/../broadcast/x", -EINVAL },
-        { "/broadcast/../local/x", -EINVAL },
-        { "/local/x/..", -EINVAL },
-        { "/local/x/../y", -EINVAL },
+        REJECT ("/local/../broadcast/x", -EINVAL),
+        REJECT ("/broadcast/../local/x", -EINVAL),
+        REJECT ("/local/x/..", -EINVAL),
+        REJECT ("/local/x/../y", -EINVAL),
         //  not under /local/ or /broadcast/
-        { "/local", -ENOENT },
-        { "/broadcast", -ENOENT },
-        { "/locals/x", -ENOENT },
-        { "/broadcasts/x", -ENOENT },
-        { "/localx", -ENOENT },
-        { "//local/x", -ENOENT },
-        { "/../local/x", -ENOENT },
-        { "/./local/x", -ENOENT },
-        { "/LOCAL/x", -ENOENT },
-        { "/Broadcast/x", -ENOENT },
-        { "local/x", -ENOENT },
-        { "/", -ENOENT },
-        { "", -ENOENT },
-        { "/x/local/y", -ENOENT },
-        { "/loc", -ENOENT },
-        { "/local?x", -ENOENT },
-        { NULL, 0 }
+        REJECT ("/local", -ENOENT),
+        REJECT ("/broadcast", -ENOENT),
+        REJECT ("/locals/x", -ENOENT),
+        REJECT ("/broadcasts/x", -ENOENT),
+        REJECT ("/localx", -ENOENT),
+        REJECT ("//local/x", -ENOENT),
+        REJECT ("/../local/x", -ENOENT),
+        REJECT ("/./local/x", -ENOENT),
+        REJECT ("/LOCAL/x", -ENOENT),
+        REJECT ("/Broadcast/x", -ENOENT),
+        REJECT ("local/x", -ENOENT),
+        REJECT ("/", -ENOENT),
+        REJECT ("", -ENOENT),
+        REJECT ("/x/local/y", -ENOENT),
+        REJECT ("/loc", -ENOENT),
+        REJECT ("/local?x", -ENOENT),
+        { NULL, 0, NWS_SCOPE_LOCAL, NULL }
     };
     for (const path_case_t *c = cases; c->path; c++) {
         nws_channel_t channel;

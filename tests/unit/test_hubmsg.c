@@ -37,8 +37,7 @@ s_pair_close (pair_t *pair)
     CHECK_INT (zmq_ctx_term (pair->ctx), 0);
 }
 
-//  Sends a multipart message of count frames, given as NUL-terminated
-//  strings, except that an envelope placeholder (NULL) is a valid one.
+//  Sends one multipart message of count frames, data [i] of len [i] bytes.
 static void
 s_send_frames (void *sock, int count, const void *const *data, const size_t *len)
 {

@@ -654,12 +654,37 @@ nws_gateway_port (nws_gateway_t *self)
     return nws_listener_port (self->listener);
 }
 
+static void
+s_on_wake (lws_sorted_usec_list_t *sul)
+{
+    (void) sul;
+}
+
+//  Says goodbye with 1001 to every client, and gives the close frames up to
+//  a second to leave before the context is torn down.
+static void
+s_close_all (nws_gateway_t *self)
+{
+    for (nws_room_t *room = zhashx_first (self->rooms); room; room = zhashx_next (self->rooms))
+        for (nws_session_t *s = room->first; s; s = s->next)
+            s_session_close (s, NWS_CLOSE_SHUTDOWN, "gateway shutting down");
+    lws_sorted_usec_list_t wake;
+    memset (&wake, 0, sizeof wake);
+    int64_t deadline = zclock_mono () + 1000;
+    lws_sul_schedule (self->context, 0, &wake, s_on_wake, 1000 * LWS_US_PER_MS);
+    while (self->sessions && zclock_mono () < deadline)
+        if (lws_service (self->context, 0) < 0)
+            break;
+    lws_sul_cancel (&wake);
+}
+
 int
 nws_gateway_run (nws_gateway_t *self, volatile sig_atomic_t *stop)
 {
     while (!*stop)
         if (lws_service (self->context, 0) < 0)
             break;
+    s_close_all (self);
     return 0;
 }
 

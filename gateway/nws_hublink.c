@@ -12,6 +12,7 @@
 
 #define S_BATCH 4096                /* messages per drain before yielding to lws */
 #define S_SYNC_RESEND_MS 5          /* a sync can be lost before the hub has our subscription */
+#define S_QUIET_SYNC_MS 20          /* sync wait while the hub seems to be down */
 
 struct nws_hublink_t {
     void *zctx;                     /* libzmq context */
@@ -26,6 +27,7 @@ struct nws_hublink_t {
     size_t sync_len;                /* its length */
     int sync_seen;                  /* its confirmation came back */
     uint64_t sync_seq;              /* numbers our sync messages */
+    int hub_quiet;                  /* a sync timed out and nothing came since */
     nws_hublink_stats_t stats;      /* counters */
 };
 
@@ -103,6 +105,7 @@ nws_hublink_destroy (nws_hublink_t **self_p)
 static void
 s_take (nws_hublink_t *self, nws_hubmsg_t *msg)
 {
+    self->hub_quiet = 0;
     uint32_t from = (uint32_t) (msg->env.origin >> 32);
     if (msg->env.flags & NWS_FLAG_CONTROL) {
         if (from == self->instance && self->sync_topic
@@ -208,6 +211,9 @@ nws_hublink_subscribe (nws_hublink_t *self, const char *topic, size_t len,
     self->sync_topic = topic;
     self->sync_len = len;
     self->sync_seen = 0;
+    //  While the hub seems down, do not stall the loop for every new channel.
+    if (self->hub_quiet && timeout_ms > S_QUIET_SYNC_MS)
+        timeout_ms = S_QUIET_SYNC_MS;
     int64_t deadline = zclock_mono () + timeout_ms, resend = 0;
     while (!self->sync_seen) {
         int64_t now = zclock_mono ();
@@ -228,6 +234,7 @@ nws_hublink_subscribe (nws_hublink_t *self, const char *topic, size_t len,
     if (confirmed)
         return 0;
     self->stats.sync_timeouts++;
+    self->hub_quiet = 1;
     return -ETIMEDOUT;
 }
 

@@ -13,6 +13,7 @@
 #include "nws_limits.h"
 #include "nws_log.h"
 #include "nws_runtime.h"
+#include "nws_utf8.h"
 
 #define S_BATCH 256                 /* messages forwarded per poll wake-up and side */
 
@@ -207,6 +208,18 @@ s_forward_one (nws_hub_t *self)
         s_drop (self, "payload larger than --max-message");
         nws_hubmsg_close (&msg);
         return 0;
+    }
+    //  Clients (browsers above all) drop the connection on a text frame
+    //  that is not UTF-8: an outsider's raw bytes travel as binary, and a
+    //  text message that lies about its bytes goes nowhere.
+    if (msg.env.kind == NWS_KIND_TEXT
+    &&  !nws_utf8_valid (zmq_msg_data (&msg.payload), zmq_msg_size (&msg.payload))) {
+        if (!msg.external) {
+            s_drop (self, "text payload is not valid UTF-8");
+            nws_hubmsg_close (&msg);
+            return 0;
+        }
+        msg.env.kind = NWS_KIND_BINARY;
     }
     uint8_t header [NWS_ENVELOPE_SIZE];
     nws_envelope_encode (&msg.env, header);

@@ -4,7 +4,9 @@
     Every message is validated (nws_hubmsg) before it is forwarded: a bad
     one is dropped, counted and logged, and disturbs nobody. A 2-frame
     [topic][payload] message from an outside tool is forwarded as a 3-frame
-    message with an origin-0 text envelope, so subscribers see one format.
+    message with an origin-0 envelope, so subscribers see one format: text
+    if the payload is UTF-8, else binary. A 3-frame text message whose
+    payload is not UTF-8 is dropped: WebSocket clients would close on it.
 
     The XSUB side subscribes to everything, so publishers always send every
     message to the hub and nothing is lost to a subscription that has not

@@ -26,7 +26,6 @@ import os
 import queue
 import shutil
 import signal
-import socket
 import struct
 import subprocess
 import sys
@@ -225,23 +224,30 @@ class Proc:
     def alive(self):
         return self.popen.poll() is None
 
-    def signal(self, sig):
+    def send_signal(self, sig):
         if self.alive():
             self.popen.send_signal(sig)
+
+    def _reaped(self):
+        """Bookkeeping once the process is gone."""
+        registry().remove_proc(self.pid)
+        self._reader.join(STOP_TIMEOUT)
+        if not self._reader.is_alive():
+            self.popen.stdout.close()
 
     def kill(self):
         """SIGKILL, on purpose; waits until it is gone."""
         self.expected_exit = True
-        self.signal(signal.SIGKILL)
+        self.send_signal(signal.SIGKILL)
         self.popen.wait(timeout=STOP_TIMEOUT)
-        registry().remove_proc(self.pid)
+        self._reaped()
 
     def stop(self, sig=signal.SIGTERM, timeout=STOP_TIMEOUT):
         """Sends sig and waits; returns the exit status, or None if it had to
         be SIGKILLed after timeout."""
         self.expected_exit = True
         if self.popen.poll() is not None:
-            registry().remove_proc(self.pid)
+            self._reaped()
             return self.popen.returncode
         self.popen.send_signal(sig)
         try:
@@ -250,7 +256,7 @@ class Proc:
             self.popen.kill()
             self.popen.wait()
             code = None
-        registry().remove_proc(self.pid)
+        self._reaped()
         return code
 
     def log_tail(self, lines=40):
@@ -327,9 +333,9 @@ class Client:
 
     def __init__(self, url, timeout=RECV_TIMEOUT, header=None, sockopt=()):
         self.url = url
+        options = {"header": header} if header else {}
         self.ws = websocket.create_connection(
-            url, timeout=timeout, header=header, sockopt=tuple(sockopt),
-            enable_multithread=True)
+            url, timeout=timeout, sockopt=tuple(sockopt), enable_multithread=True, **options)
         self.timeout = timeout
 
     def send_text(self, s):
@@ -352,6 +358,8 @@ class Client:
         except websocket.WebSocketTimeoutException:
             raise AssertionError("%s: nothing received within %.1fs"
                                  % (self.url, self.timeout if timeout is None else timeout))
+        except websocket.WebSocketPayloadException as e:
+            raise AssertionError("%s: a text frame that is not valid UTF-8 (%s)" % (self.url, e))
         except (websocket.WebSocketConnectionClosedException, ConnectionError) as e:
             raise Closed(None, "connection dropped without close frame (%s)" % e, self.url)
         return opcode, frame.data
@@ -451,6 +459,12 @@ def status_json(port, host="127.0.0.1"):
 
 def url_host(host):
     return "[%s]" % host if ":" in host else host
+
+
+def note(fmt, *args):
+    """A diagnostic line on stderr when $NWS_E2E_VERBOSE is set."""
+    if os.environ.get("NWS_E2E_VERBOSE"):
+        sys.stderr.write("nwstest: " + (fmt % args if args else fmt) + "\n")
 
 
 # --------------------------------------------------------------------------

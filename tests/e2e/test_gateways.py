@@ -11,7 +11,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from nwstest import NwsTestCase, binary, main, poll_until, status_json, text  # noqa: E402
+from nwstest import NwsTestCase, binary, main, note, poll_until, status_json, text  # noqa: E402
 
 MESSAGES = 200
 
@@ -61,6 +61,7 @@ class SharedPort(NwsTestCase):
             receivers.append(self.nws.client(port, path))
             extra += 1
             counts = spread()
+        note("clients per gateway pid: %r after %d extra", counts, extra)
         self.assertTrue(all(counts[p] > 0 for p in pids),
                         "after %d extra clients, clients per gateway: %r" % (extra, counts))
         self.assertEqual(sum(counts.values()), len(receivers) + 1,

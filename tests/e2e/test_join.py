@@ -16,6 +16,7 @@ from nwstest import NwsTestCase, main, run_threads, text  # noqa: E402
 
 N = 20
 ROUNDS = 5
+LATE_ROUNDS = 100
 
 
 class Join(NwsTestCase):
@@ -60,7 +61,7 @@ class Join(NwsTestCase):
 
     def test_send_right_after_handshake_across_gateways(self):
         other = self.nws.start_gateway()
-        for r in range(20):
+        for r in range(LATE_ROUNDS):
             path = "/local/late-%d" % r
             sender = self.nws.client(other, path)
             joiner = self.nws.client(self.gw, path)     # handshake complete here
@@ -70,6 +71,19 @@ class Join(NwsTestCase):
             self.assertReceives(sender, [text("back-%d" % r)], what="sender %d" % r)
             sender.close()
             joiner.close()
+
+    def test_send_right_after_handshake_on_a_new_gateway(self):
+        # The sender's gateway has just connected to the hub: its first
+        # messages must not be lost while the hub's subscription to it is
+        # still on its way.
+        for r in range(10):
+            fresh = self.nws.start_gateway()
+            path = "/broadcast/fresh-%d" % r
+            joiner = self.nws.client(self.gw, path)
+            sender = self.nws.client(fresh, path)
+            sender.send_text("first-%d" % r)
+            self.assertReceives(joiner, [text("first-%d" % r)], what="joiner %d" % r)
+            fresh.stop()
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ import threading
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from nwstest import (CLOSE_SLOW, CLOSE_TOO_BIG, Closed, NwsTestCase, binary,  # noqa: E402
-                     main, poll_until, status_json, text)
+                     main, note, poll_until, status_json, text)
 
 MIB = 1024 * 1024
 
@@ -164,8 +164,9 @@ class SlowClient(NwsTestCase):
             grew = [n for n in names if after[n] >= before.get(n, 0) + 1]
             return (grew, s["clients"]) if grew and s["clients"] == 0 else None
 
+        note("slow client got %d of %d messages, then 4001", prefix, self.FLOOD)
         try:
-            poll_until(counted, 5, "a slow-client counter in /status to count 1 and clients to be 0")
+            note("counted by %r", poll_until(counted, 5, "a slow-client counter in /status to count 1 and clients to be 0"))
         except AssertionError as e:
             raise AssertionError("%s; counters now: %r" % (e, flat_counters(status_json(tight.port))))
         # The others are unaffected.

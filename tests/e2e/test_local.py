@@ -113,6 +113,16 @@ class LocalChannels(NwsTestCase):
         a.send_text("after")
         self.assertReceives(b, [text(body.decode("utf-8")), binary(blob), text("after")])
 
+    def test_invalid_utf8_text_from_a_client_closes_it_with_1007(self):
+        # RFC 6455 section 8.1; DESIGN.md section 9 (lws validates UTF-8).
+        a, b = self.nws.open_clients(self.gw, "/local/utf8", 2)
+        ABNF = websocket.ABNF
+        a.ws.send_frame(ABNF.create_frame(b"\xff\xfe bad", ABNF.OPCODE_TEXT))
+        self.assertClosedWith(a, 1007, limit=0)
+        c = self.nws.client(self.gw, "/local/utf8")
+        c.send_text("after")
+        self.assertReceives(b, [text("after")], what="the other client, which saw nothing of it")
+
 
 if __name__ == "__main__":
     main()

@@ -312,6 +312,25 @@ s_is_get (struct lws *wsi)
     return lws_hdr_total_length (wsi, WSI_TOKEN_GET_URI) > 0;
 }
 
+//  Adds ,"key":<object> from a JSON file that another nws process keeps in
+//  the runtime directory (nws-hub's counters, nws-discovery's adverts and
+//  links), or null when it is missing or not an object.
+static void
+s_status_embed (nws_gateway_t *self, nws_text_t *out, const char *key, const char *file)
+{
+    char path [300], buf [65536];
+    snprintf (path, sizeof path, "%s/%s", self->config.runtime_dir, file);
+    FILE *in = fopen (path, "re");
+    size_t len = in ? fread (buf, 1, sizeof buf - 1, in) : 0;
+    if (in)
+        fclose (in);
+    while (len && (buf [len - 1] == '\n' || buf [len - 1] == ' '))
+        len--;
+    buf [len] = '\0';
+    int object = len >= 2 && buf [0] == '{' && buf [len - 1] == '}' && !memchr (buf, 0, len);
+    nws_text_printf (out, ",\"%s\":%s", key, object ? buf : "null");
+}
+
 static void
 s_status_json (nws_gateway_t *self, nws_text_t *out)
 {
@@ -338,7 +357,7 @@ s_status_json (nws_gateway_t *self, nws_text_t *out)
                      "\"unrouted\":%llu,\"proxy_ignored\":%llu,\"closed_too_big\":%llu,"
                      "\"closed_slow\":%llu,\"closed_gap\":%llu,\"gaps\":%llu,"
                      "\"http_errors\":%llu,\"hub_published\":%llu,\"hub_publish_failed\":%llu,"
-                     "\"hub_malformed\":%llu,\"hub_sync_timeouts\":%llu}}\n",
+                     "\"hub_malformed\":%llu,\"hub_sync_timeouts\":%llu}",
                      (unsigned long long) c->accepted, (unsigned long long) c->refused_full,
                      (unsigned long long) c->messages_in, (unsigned long long) c->deliveries,
                      (unsigned long long) c->hub_messages, (unsigned long long) c->unrouted,
@@ -347,6 +366,9 @@ s_status_json (nws_gateway_t *self, nws_text_t *out)
                      (unsigned long long) c->gaps, (unsigned long long) c->http_errors,
                      (unsigned long long) hub.published, (unsigned long long) hub.publish_failed,
                      (unsigned long long) hub.malformed, (unsigned long long) hub.sync_timeouts);
+    s_status_embed (self, out, "hub", "hub.json");
+    s_status_embed (self, out, "discovery", "discovery.json");
+    nws_text_printf (out, "}\n");
 }
 
 static void

@@ -54,6 +54,7 @@ Command line: ``hosts.py cleanup`` (reap stale leftovers of nwsmh*),
 ``hosts.py up N`` (start N hosts and print how to enter them; Ctrl-C ends).
 """
 
+import atexit
 import json
 import os
 import select
@@ -833,6 +834,7 @@ class Hosts:
         self.ledger = None
         self.timings = {}
         self._old_sigterm = None
+        self._torn_down = False
 
     def __iter__(self):
         return iter(self.hosts)
@@ -851,6 +853,9 @@ class Hosts:
         if os.path.exists("/run/netns/" + self.switch_ns):
             raise HarnessError("namespace %s exists (prefix in use?)" % self.switch_ns)
         self._install_sigterm()
+        # if the caller never reaches __exit__ (e.g. unittest's setUpClass
+        # and a KeyboardInterrupt/SIGTERM): clean up at interpreter exit
+        atexit.register(self._teardown)
         try:
             self.ledger = _Ledger(self.prefix)
             self.dir = tempfile.mkdtemp(prefix=self.prefix + "-", dir="/tmp")
@@ -898,6 +903,10 @@ class Hosts:
             self._old_sigterm = signal.signal(signal.SIGTERM, handler)
 
     def _teardown(self):
+        atexit.unregister(self._teardown)
+        if self._torn_down:
+            return
+        self._torn_down = True
         for h in reversed(self.hosts):
             try:
                 h._stop_all()

@@ -1,24 +1,15 @@
-/*  nws_http - small helpers for answering plain HTTP requests in lws, and
-    a growable text buffer to build bodies in.  */
+/*  nws_http - small helpers for answering plain HTTP requests in lws.  */
 #ifndef NWS_HTTP_H
 #define NWS_HTTP_H
 
 #include <libwebsockets.h>
 #include <stddef.h>
 
-typedef struct {
-    char *data;                     /* LWS_PRE bytes of headroom, then text */
-    size_t len;                     /* text bytes */
-    size_t cap;                     /* text bytes allocated */
-    int failed;                     /* an append ran out of memory */
-} nws_text_t;
+#include "nws_text.h"
 
-/*  Appends formatted text; on failure sets failed and leaves text as is.  */
-void nws_text_printf (nws_text_t *text, const char *format, ...)
-    __attribute__ ((format (printf, 2, 3)));
-
-/*  Frees the buffer.  */
-void nws_text_free (nws_text_t *text);
+#if LWS_PRE != NWS_TEXT_HEADROOM
+#error "nws_text headroom must equal LWS_PRE"
+#endif
 
 /*  Sends a complete response with body and finishes the transaction.
     extra_headers is NULL or "Name: value\r\n" lines. Returns what the lws

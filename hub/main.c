@@ -19,15 +19,46 @@ s_on_signal (int sig)
 }
 
 //  Tells whoever started us that the endpoints are bound: one line on
-//  stdout, which scripts and tests wait for instead of sleeping.
+//  stdout, which scripts and tests wait for instead of sleeping. It names
+//  every endpoint as bound (a tcp port 0 or * resolved): first the ipc
+//  ones, "ready in=ipc://... out=ipc://...", then " in=..." for each extra
+//  publisher endpoint and " out=..." for each extra subscriber endpoint.
 static void
 s_ready (nws_hub_t *hub, void *arg)
 {
     (void) arg;
     nws_info ("ready: publishers on %s, subscribers on %s",
               nws_hub_endpoint_in (hub), nws_hub_endpoint_out (hub));
-    printf ("ready in=%s out=%s\n", nws_hub_endpoint_in (hub), nws_hub_endpoint_out (hub));
+    printf ("ready in=%s out=%s", nws_hub_bound_in (hub, 0), nws_hub_bound_out (hub, 0));
+    const char *endpoint;
+    for (int i = 1; (endpoint = nws_hub_bound_in (hub, i)); i++) {
+        nws_info ("also accepting publishers on %s", endpoint);
+        printf (" in=%s", endpoint);
+    }
+    for (int i = 1; (endpoint = nws_hub_bound_out (hub, i)); i++) {
+        nws_info ("also accepting subscribers on %s", endpoint);
+        printf (" out=%s", endpoint);
+    }
+    printf ("\n");
     fflush (stdout);
+}
+
+//  Checks the extra endpoints before anything is bound. Returns 0, or 2
+//  (a usage error) after saying why.
+static int
+s_check_endpoints (const nws_hub_config_t *config)
+{
+    const nws_opt_list_t *lists [2] = { &config->extra_in, &config->extra_out };
+    for (int side = 0; side < 2; side++)
+        for (int i = 0; i < lists [side]->count; i++) {
+            char err [300];
+            if (nws_hub_endpoint_check (lists [side]->items [i], config->allow_remote,
+                                        err, sizeof err)) {
+                fprintf (stderr, "nws-hub: --%s %s\n", side ? "out" : "in", err);
+                return 2;
+            }
+        }
+    return 0;
 }
 
 int
@@ -45,9 +76,12 @@ main (int argc, char **argv)
         { "runtime-dir", NWS_OPT_STRING, &config.runtime_dir, 0, 0, "DIR",
           "directory of the ipc endpoints (default $NWS_RUNTIME_DIR, /run/nws for root)" },
         { "in", NWS_OPT_LIST, &config.extra_in, 0, 0, "ENDPOINT",
-          "also accept publishers here, e.g. tcp://127.0.0.1:5570 (repeatable)" },
+          "also accept publishers here: ipc://PATH or tcp://HOST:PORT, e.g. "
+          "tcp://127.0.0.1:5570 (port * = any free one; repeatable)" },
         { "out", NWS_OPT_LIST, &config.extra_out, 0, 0, "ENDPOINT",
           "also accept subscribers here, e.g. tcp://127.0.0.1:5571 (repeatable)" },
+        { "allow-remote", NWS_OPT_FLAG, &config.allow_remote, 0, 0, NULL,
+          "allow tcp endpoints on non-loopback addresses (no authentication!)" },
         { "grace-ms", NWS_OPT_UINT, &config.grace_ms, 0, 10000, "MS",
           "at start, collect subscriptions this long before accepting publishers" },
         { "max-message", NWS_OPT_SIZE, &config.max_message, 1, 1ULL << 30, "BYTES",
@@ -70,6 +104,9 @@ main (int argc, char **argv)
         fprintf (stderr, "nws-hub: %s\n", err);
         return 2;
     }
+    rc = s_check_endpoints (&config);
+    if (rc)
+        return rc;
     nws_log_init ("nws-hub", verbose ? NWS_LOG_DEBUG : NWS_LOG_INFO);
 
     struct sigaction action = { .sa_handler = s_on_signal };

@@ -1,11 +1,16 @@
 /*  nws_hub - the broker between publishers (XSUB) and subscribers (XPUB).  */
 #include "nws_hub.h"
 
+#include <arpa/inet.h>
 #include <czmq.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/un.h>
 #include <unistd.h>
 #include <zmq.h>
 
@@ -16,6 +21,27 @@
 #include "nws_utf8.h"
 
 #define S_BATCH 256                 /* messages forwarded per poll wake-up and side */
+#define S_STATUS_MS 200             /* hub.json is rewritten at most this often */
+#define S_STATUS_MAX 65536          /* hub.json size limit (what the gateway reads) */
+#define S_ENDPOINTS (1 + NWS_OPT_LIST_MAX)  /* ipc + extra endpoints per side */
+
+//  Names of the drop reasons in hub.json, in nws_hub_drop_t order.
+static const char *s_drop_names [NWS_HUB_DROP_REASONS] = {
+    "frame_count", "topic", "envelope_version", "envelope", "too_big", "not_utf8", "other"
+};
+
+//  nws_hubmsg's reasons (its *why strings), sorted into ours. A reason it
+//  adds later lands in "other" until it is listed here.
+static const struct {
+    const char *why;                /* nws_hubmsg_recv's static string */
+    nws_hub_drop_t reason;          /* what hub.json counts it as */
+} s_hubmsg_reasons [] = {
+    { "more than 3 frames", NWS_HUB_DROP_FRAME_COUNT },
+    { "fewer than 2 frames", NWS_HUB_DROP_FRAME_COUNT },
+    { "topic is not <scope>/<name>/", NWS_HUB_DROP_TOPIC },
+    { "unknown envelope version", NWS_HUB_DROP_VERSION },
+    { "malformed envelope", NWS_HUB_DROP_ENVELOPE },
+};
 
 struct nws_hub_t {
     nws_hub_config_t config;        /* copy of the caller's */
@@ -30,6 +56,15 @@ struct nws_hub_t {
     zhashx_t *channels;             /* topic -> (void *) 1, for topics subscribed */
     zhashx_t *interest;             /* topic -> (void *) 1, channels with local clients */
     nws_hub_stats_t stats;          /* counters */
+    char bound_in [S_ENDPOINTS][NWS_ENDPOINT_MAX];   /* resolved, ipc first */
+    char bound_out [S_ENDPOINTS][NWS_ENDPOINT_MAX];  /* resolved, ipc first */
+    int bound_in_count;             /* entries of bound_in in use */
+    int bound_out_count;            /* entries of bound_out in use */
+    char status_path [300];         /* <dir>/hub.json */
+    int status_written;             /* we wrote hub.json (and remove it at the end) */
+    int status_dirty;               /* something changed since the last write */
+    int64_t status_time;            /* zclock_mono of the last write */
+    int status_failed;              /* a write failed (logged once) */
 };
 
 static void *
@@ -47,23 +82,146 @@ s_socket (nws_hub_t *self, int type)
     return sock;
 }
 
+//  ---------------------------------------------------------------------
+//  Endpoints
+
+//  Returns 1 if port is "*" or a decimal number up to 65535.
 static int
-s_bind (void *sock, const char *endpoint)
+s_port_valid (const char *port)
 {
-    if (zmq_bind (sock, endpoint) == 0)
+    if (strcmp (port, "*") == 0)
+        return 1;
+    size_t len = strlen (port);
+    if (len == 0 || len > 5 || strspn (port, "0123456789") != len)
         return 0;
-    int err = errno;
-    nws_error ("cannot bind %s: %s", endpoint, zmq_strerror (err));
-    return -err;
+    return atoi (port) <= 65535;
 }
 
+//  Returns 1 if a tcp host (brackets already removed) is a loopback
+//  address: 127.0.0.0/8, ::1 or the name localhost.
 static int
-s_bind_all (void *sock, const char *ipc, const nws_opt_list_t *extra)
+s_host_loopback (const char *host, int bracketed)
 {
-    int rc = s_bind (sock, ipc);
-    for (int i = 0; rc == 0 && i < extra->count; i++)
-        rc = s_bind (sock, extra->items [i]);
+    if (bracketed) {
+        struct in6_addr addr6;
+        return inet_pton (AF_INET6, host, &addr6) == 1 && IN6_IS_ADDR_LOOPBACK (&addr6);
+    }
+    if (strcmp (host, "localhost") == 0)
+        return 1;
+    struct in_addr addr4;
+    return inet_pton (AF_INET, host, &addr4) == 1
+        && (ntohl (addr4.s_addr) >> 24) == 127;
+}
+
+int
+nws_hub_endpoint_check (const char *endpoint, int allow_remote, char *err, size_t errlen)
+{
+    struct sockaddr_un addr;
+    if (strlen (endpoint) >= NWS_ENDPOINT_MAX) {
+        snprintf (err, errlen, "%.64s...: longer than %d bytes", endpoint, NWS_ENDPOINT_MAX - 1);
+        return -EINVAL;
+    }
+    if (strncmp (endpoint, "ipc://", 6) == 0) {
+        size_t len = strlen (endpoint + 6);
+        if (len == 0 || len >= sizeof addr.sun_path) {
+            snprintf (err, errlen, "%s: an ipc path must have 1 to %zu bytes",
+                      endpoint, sizeof addr.sun_path - 1);
+            return -EINVAL;
+        }
+        return 0;
+    }
+    if (strncmp (endpoint, "tcp://", 6) != 0) {
+        snprintf (err, errlen, "%s: only ipc://PATH and tcp://HOST:PORT endpoints are supported",
+                  endpoint);
+        return -EINVAL;
+    }
+    const char *rest = endpoint + 6, *colon = strrchr (rest, ':');
+    if (!colon || colon == rest || strchr (rest, ';') || !s_port_valid (colon + 1)) {
+        snprintf (err, errlen, "%s: expected tcp://HOST:PORT (PORT a number or *)", endpoint);
+        return -EINVAL;
+    }
+    char host [NWS_ENDPOINT_MAX];
+    size_t len = (size_t) (colon - rest);
+    int bracketed = rest [0] == '[';
+    if (bracketed) {
+        if (len < 3 || rest [len - 1] != ']') {
+            snprintf (err, errlen, "%s: expected tcp://[IPV6]:PORT", endpoint);
+            return -EINVAL;
+        }
+        rest++;
+        len -= 2;
+    }
+    memcpy (host, rest, len);
+    host [len] = '\0';
+    if (!bracketed && strchr (host, ':')) {
+        snprintf (err, errlen, "%s: write an IPv6 address in brackets, e.g. tcp://[::1]:5570",
+                  endpoint);
+        return -EINVAL;
+    }
+    if (!allow_remote && !s_host_loopback (host, bracketed)) {
+        snprintf (err, errlen, "%s: not a loopback address (127.x.x.x, [::1] or localhost); "
+                  "a tcp endpoint has no authentication, so other addresses need "
+                  "--allow-remote", endpoint);
+        return -EPERM;
+    }
+    return 0;
+}
+
+//  Binds sock to endpoint and writes what was bound (a tcp port 0 or *
+//  resolved) into bound. libzmq binds names only as interface names, so
+//  localhost is bound as 127.0.0.1; an [IPv6] host needs ZMQ_IPV6, which
+//  would make an IPv4 one show as [::ffff:a.b.c.d], so it is set per bind.
+static int
+s_bind (void *sock, const char *endpoint, char *bound)
+{
+    char real [NWS_ENDPOINT_MAX + 16];
+    if (strncmp (endpoint, "tcp://localhost:", 16) == 0)
+        snprintf (real, sizeof real, "tcp://127.0.0.1:%s", endpoint + 16);
+    else
+        snprintf (real, sizeof real, "%s", endpoint);
+    int ipv6 = strncmp (real, "tcp://[", 7) == 0;
+    zmq_setsockopt (sock, ZMQ_IPV6, &ipv6, sizeof ipv6);
+    if (zmq_bind (sock, real) < 0) {
+        int err = errno;
+        nws_error ("cannot bind %s: %s", endpoint, zmq_strerror (err));
+        return -err;
+    }
+    size_t size = NWS_ENDPOINT_MAX;
+    if (zmq_getsockopt (sock, ZMQ_LAST_ENDPOINT, bound, &size) < 0)
+        snprintf (bound, NWS_ENDPOINT_MAX, "%.*s", NWS_ENDPOINT_MAX - 1, real);
+    bound [NWS_ENDPOINT_MAX - 1] = '\0';
+    return 0;
+}
+
+//  Binds the ipc endpoint, then the extra ones, recording each in bound.
+static int
+s_bind_all (void *sock, const char *ipc, const nws_opt_list_t *extra,
+            char (*bound) [NWS_ENDPOINT_MAX], int *count)
+{
+    int rc = s_bind (sock, ipc, bound [0]);
+    *count = rc == 0;
+    for (int i = 0; rc == 0 && i < extra->count; i++) {
+        rc = s_bind (sock, extra->items [i], bound [i + 1]);
+        *count += rc == 0;
+    }
     return rc;
+}
+
+//  Checks every extra endpoint before anything is bound.
+static int
+s_check_all (const nws_hub_config_t *config)
+{
+    const nws_opt_list_t *lists [2] = { &config->extra_in, &config->extra_out };
+    for (int side = 0; side < 2; side++)
+        for (int i = 0; i < lists [side]->count; i++) {
+            char err [300];
+            if (nws_hub_endpoint_check (lists [side]->items [i], config->allow_remote,
+                                        err, sizeof err)) {
+                nws_error ("--%s %s", side ? "out" : "in", err);
+                return -EINVAL;
+            }
+        }
+    return 0;
 }
 
 //  Takes an exclusive lock so that two hubs never share a directory (the
@@ -95,6 +253,8 @@ nws_hub_new (const nws_hub_config_t *config)
         return NULL;
     self->config = *config;
     self->lock_fd = -1;
+    if (s_check_all (config))
+        goto fail;
     int rc = nws_runtime_prepare (config->runtime_dir);
     if (rc) {
         nws_error ("cannot use runtime directory %s: %s", config->runtime_dir,
@@ -110,6 +270,10 @@ nws_hub_new (const nws_hub_config_t *config)
     }
     if (s_lock (self))
         goto fail;
+    //  A hub that was killed left its hub.json: it no longer tells the truth.
+    snprintf (self->status_path, sizeof self->status_path, "%s/hub.json",
+              config->runtime_dir);
+    unlink (self->status_path);
     self->channels = zhashx_new ();
     self->interest = zhashx_new ();
     self->zctx = zmq_ctx_new ();
@@ -123,8 +287,10 @@ nws_hub_new (const nws_hub_config_t *config)
     //  Every subscription to the events socket asks for a snapshot.
     int verbose = 1;
     zmq_setsockopt (self->events, ZMQ_XPUB_VERBOSE, &verbose, sizeof verbose);
-    if (s_bind_all (self->xpub, self->out, &config->extra_out)
-    ||  s_bind (self->events, self->ev))
+    char events_bound [NWS_ENDPOINT_MAX];
+    if (s_bind_all (self->xpub, self->out, &config->extra_out,
+                    self->bound_out, &self->bound_out_count)
+    ||  s_bind (self->events, self->ev, events_bound))
         goto fail;
     return self;
 fail:
@@ -148,6 +314,8 @@ nws_hub_destroy (nws_hub_t **self_p)
         zmq_ctx_term (self->zctx);
     zhashx_destroy (&self->channels);
     zhashx_destroy (&self->interest);
+    if (self->status_written)
+        unlink (self->status_path);
     if (self->lock_fd >= 0)
         close (self->lock_fd);
     free (self);
@@ -172,22 +340,179 @@ nws_hub_endpoint_events (nws_hub_t *self)
     return self->ev;
 }
 
+const char *
+nws_hub_bound_in (nws_hub_t *self, int index)
+{
+    return index >= 0 && index < self->bound_in_count ? self->bound_in [index] : NULL;
+}
+
+const char *
+nws_hub_bound_out (nws_hub_t *self, int index)
+{
+    return index >= 0 && index < self->bound_out_count ? self->bound_out [index] : NULL;
+}
+
+const char *
+nws_hub_drop_name (nws_hub_drop_t reason)
+{
+    return reason >= 0 && reason < NWS_HUB_DROP_REASONS ? s_drop_names [reason] : "?";
+}
+
 void
 nws_hub_stats (nws_hub_t *self, nws_hub_stats_t *stats)
 {
     *stats = self->stats;
     stats->channels = zhashx_size (self->channels);
+    stats->interest = zhashx_size (self->interest);
 }
 
-//  Logs the first drops, then one in a thousand, so garbage cannot flood
-//  the log.
+//  ---------------------------------------------------------------------
+//  hub.json
+
+typedef struct {
+    char *data;                     /* S_STATUS_MAX bytes */
+    size_t len;                     /* used */
+    int overflow;                   /* something did not fit */
+} s_text_t;
+
 static void
-s_drop (nws_hub_t *self, const char *why)
+s_text_printf (s_text_t *text, const char *format, ...)
+    __attribute__ ((format (printf, 2, 3)));
+
+static void
+s_text_printf (s_text_t *text, const char *format, ...)
+{
+    va_list args;
+    va_start (args, format);
+    size_t room = S_STATUS_MAX - text->len;
+    int n = vsnprintf (text->data + text->len, room, format, args);
+    va_end (args);
+    if (n < 0 || (size_t) n >= room)
+        text->overflow = 1;
+    else
+        text->len += (size_t) n;
+}
+
+//  Appends s as a JSON string (endpoints are paths: any byte but NUL).
+static void
+s_text_json_string (s_text_t *text, const char *s)
+{
+    s_text_printf (text, "\"");
+    for (; *s; s++) {
+        unsigned char c = (unsigned char) *s;
+        if (c == '"' || c == '\\')
+            s_text_printf (text, "\\%c", c);
+        else
+        if (c < 0x20)
+            s_text_printf (text, "\\u%04x", c);
+        else
+            s_text_printf (text, "%c", c);
+    }
+    s_text_printf (text, "\"");
+}
+
+static void
+s_text_endpoints (s_text_t *text, const char *key, char (*bound) [NWS_ENDPOINT_MAX], int count)
+{
+    s_text_printf (text, "\"%s\":[", key);
+    for (int i = 0; i < count; i++) {
+        s_text_printf (text, i ? "," : "");
+        s_text_json_string (text, bound [i]);
+    }
+    s_text_printf (text, "]");
+}
+
+//  Writes hub.json to a temporary file and renames it into place, so a
+//  reader sees the old file or the new one, never a part. Returns 0 or a
+//  negative errno (logged once: a full disk must not flood the log).
+static int
+s_status_write (nws_hub_t *self)
+{
+    self->status_dirty = 0;
+    self->status_time = zclock_mono ();
+    s_text_t text = { .data = malloc (S_STATUS_MAX) };
+    if (!text.data)
+        return -ENOMEM;
+    nws_hub_stats_t stats;
+    nws_hub_stats (self, &stats);
+    s_text_printf (&text, "{\"pid\":%d,\"forwarded\":%llu,\"external\":%llu,"
+                   "\"dropped\":%llu,\"dropped_by_reason\":{", (int) getpid (),
+                   (unsigned long long) stats.forwarded, (unsigned long long) stats.external,
+                   (unsigned long long) stats.dropped);
+    for (int i = 0; i < NWS_HUB_DROP_REASONS; i++)
+        s_text_printf (&text, "%s\"%s\":%llu", i ? "," : "", s_drop_names [i],
+                       (unsigned long long) stats.dropped_by [i]);
+    s_text_printf (&text, "},\"channels\":%llu,\"interest\":%llu,\"endpoints\":{",
+                   (unsigned long long) stats.channels, (unsigned long long) stats.interest);
+    s_text_endpoints (&text, "in", self->bound_in, self->bound_in_count);
+    s_text_printf (&text, ",");
+    s_text_endpoints (&text, "out", self->bound_out, self->bound_out_count);
+    s_text_printf (&text, "}}\n");
+
+    char tmp [sizeof self->status_path + 8];
+    snprintf (tmp, sizeof tmp, "%s.tmp", self->status_path);
+    int rc = 0;
+    const char *call = "";
+    if (text.overflow) {
+        rc = -EFBIG;
+        call = "format";
+    }
+    int fd = rc ? -1 : open (tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (!rc && fd < 0) {
+        rc = -errno;
+        call = "open";
+    }
+    if (!rc && write (fd, text.data, text.len) != (ssize_t) text.len) {
+        rc = errno ? -errno : -EIO;
+        call = "write";
+    }
+    if (fd >= 0 && close (fd) < 0 && !rc) {
+        rc = -errno;
+        call = "close";
+    }
+    if (!rc && rename (tmp, self->status_path) < 0) {
+        rc = -errno;
+        call = "rename";
+    }
+    free (text.data);
+    if (rc) {
+        if (fd >= 0)
+            unlink (tmp);
+        if (!self->status_failed)
+            nws_warn ("cannot update %s (%s: %s); will retry after the next change",
+                      self->status_path, call, strerror (-rc));
+        self->status_failed = 1;
+        return rc;
+    }
+    self->status_written = 1;
+    self->status_failed = 0;
+    return 0;
+}
+
+//  ---------------------------------------------------------------------
+//  Forwarding
+
+//  Counts a drop and logs the first ones, then one in a thousand, so
+//  garbage cannot flood the log.
+static void
+s_drop (nws_hub_t *self, nws_hub_drop_t reason, const char *why)
 {
     self->stats.dropped++;
+    self->stats.dropped_by [reason]++;
+    self->status_dirty = 1;
     if (self->stats.dropped <= 10 || self->stats.dropped % 1000 == 0)
         nws_warn ("dropped a malformed hub message: %s (%llu dropped so far)",
                   why, (unsigned long long) self->stats.dropped);
+}
+
+//  Sorts nws_hubmsg's reason into ours.
+static nws_hub_drop_t
+s_hubmsg_reason (const char *why)
+{
+    for (size_t i = 0; why && i < sizeof s_hubmsg_reasons / sizeof s_hubmsg_reasons [0]; i++)
+        if (strcmp (why, s_hubmsg_reasons [i].why) == 0)
+            return s_hubmsg_reasons [i].reason;
+    return NWS_HUB_DROP_OTHER;
 }
 
 //  Forwards one message from XSUB to XPUB. Returns 0, -EAGAIN when none is
@@ -199,13 +524,13 @@ s_forward_one (nws_hub_t *self)
     const char *why = NULL;
     int rc = nws_hubmsg_recv (self->xsub, &msg, ZMQ_DONTWAIT, &why);
     if (rc == -EBADMSG) {
-        s_drop (self, why);
+        s_drop (self, s_hubmsg_reason (why), why ? why : "malformed");
         return 0;
     }
     if (rc)
         return rc;
     if (zmq_msg_size (&msg.payload) > self->config.max_message) {
-        s_drop (self, "payload larger than --max-message");
+        s_drop (self, NWS_HUB_DROP_TOO_BIG, "payload larger than --max-message");
         nws_hubmsg_close (&msg);
         return 0;
     }
@@ -215,7 +540,7 @@ s_forward_one (nws_hub_t *self)
     if (msg.env.kind == NWS_KIND_TEXT
     &&  !nws_utf8_valid (zmq_msg_data (&msg.payload), zmq_msg_size (&msg.payload))) {
         if (!msg.external) {
-            s_drop (self, "text payload is not valid UTF-8");
+            s_drop (self, NWS_HUB_DROP_NOT_UTF8, "text payload is not valid UTF-8");
             nws_hubmsg_close (&msg);
             return 0;
         }
@@ -230,6 +555,7 @@ s_forward_one (nws_hub_t *self)
     zmq_msg_send (&msg.payload, self->xpub, 0);
     self->stats.forwarded++;
     self->stats.external += msg.external;
+    self->status_dirty = 1;
     nws_hubmsg_close (&msg);
     return 0;
 }
@@ -269,6 +595,7 @@ s_track (nws_hub_t *self, int subscribe, const uint8_t *data, size_t size)
         zhashx_delete (set, topic);
     else
         return;
+    self->status_dirty = 1;
     nws_debug ("%s %s%s (%zu channels in use, %zu with local interest)",
                subscribe ? "subscribe" : "unsubscribe", topic,
                set == self->interest ? " (interest)" : "",
@@ -356,8 +683,10 @@ nws_hub_run (nws_hub_t *self, volatile sig_atomic_t *stop,
              void (*ready) (nws_hub_t *self, void *arg), void *arg)
 {
     s_grace (self, stop);
-    if (s_bind_all (self->xsub, self->in, &self->config.extra_in))
-        return -EADDRINUSE;
+    int rc = s_bind_all (self->xsub, self->in, &self->config.extra_in,
+                         self->bound_in, &self->bound_in_count);
+    if (rc)
+        return rc;
     //  Subscribe to everything upstream; XSUB re-sends this to every
     //  publisher that connects later.
     uint8_t all = 1;
@@ -365,6 +694,7 @@ nws_hub_run (nws_hub_t *self, volatile sig_atomic_t *stop,
         nws_error ("zmq_send (subscribe all): %s", zmq_strerror (errno));
         return -errno;
     }
+    s_status_write (self);
     if (ready)
         ready (self, arg);
     while (!*stop) {
@@ -373,7 +703,14 @@ nws_hub_run (nws_hub_t *self, volatile sig_atomic_t *stop,
             { self->xpub, 0, ZMQ_POLLIN, 0 },
             { self->events, 0, ZMQ_POLLIN, 0 },
         };
-        int rc = zmq_poll (items, 3, 1000);
+        //  Wake up for a due hub.json update; otherwise at least once a
+        //  second, in case a signal came just before zmq_poll.
+        long timeout = 1000;
+        if (self->status_dirty) {
+            int64_t due = self->status_time + S_STATUS_MS - zclock_mono ();
+            timeout = due <= 0 ? 0 : due < timeout ? (long) due : timeout;
+        }
+        rc = zmq_poll (items, 3, timeout);
         if (rc < 0) {
             if (errno == EINTR)
                 continue;
@@ -390,6 +727,8 @@ nws_hub_run (nws_hub_t *self, volatile sig_atomic_t *stop,
             nws_error ("hub socket failed: %s", zmq_strerror (-rc));
             return rc;
         }
+        if (self->status_dirty && zclock_mono () >= self->status_time + S_STATUS_MS)
+            s_status_write (self);
     }
     return 0;
 }

@@ -21,12 +21,28 @@
         "*"          reset: a snapshot of "+" lines follows
     Each subscription to that socket triggers a snapshot.
 
+    Extra endpoints (--in/--out) may be ipc:// or tcp://. A tcp endpoint
+    has no authentication: whoever reaches it reads every channel and
+    writes to any. So a tcp host must be a loopback address (127.x.x.x,
+    [::1], or localhost, bound as 127.0.0.1) unless the config allows
+    remote peers; port 0 or * picks a free port, and the endpoints
+    actually bound can be read back (nws_hub_bound_in/out).
+
+    The hub keeps <runtime-dir>/hub.json up to date for status pages:
+        {"pid":N,"forwarded":N,"external":N,"dropped":N,
+         "dropped_by_reason":{"frame_count":N,...},"channels":N,
+         "interest":N,"endpoints":{"in":[...],"out":[...]}}
+    written to a temporary file and renamed (readers never see half a
+    file), at most every S_STATUS_MS and only after a change, first just
+    before ready; removed when the hub is destroyed.
+
     Single-threaded: all calls from the thread that created the hub.
 */
 #ifndef NWS_HUB_H
 #define NWS_HUB_H
 
 #include <signal.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "nws_opts.h"
@@ -39,17 +55,43 @@ typedef struct {
     nws_opt_list_t extra_out;       /* more endpoints for subscribers */
     uint64_t grace_ms;              /* subscriptions-first window at start */
     uint64_t max_message;           /* larger payloads are dropped, bytes */
+    int allow_remote;               /* accept tcp endpoints on any address */
 } nws_hub_config_t;
+
+/*  Why a message was dropped; the names in hub.json are in brackets.  */
+typedef enum {
+    NWS_HUB_DROP_FRAME_COUNT = 0,   /* not 2 or 3 frames [frame_count] */
+    NWS_HUB_DROP_TOPIC,             /* topic not "<scope>/<name>/" [topic] */
+    NWS_HUB_DROP_VERSION,           /* another envelope version [envelope_version] */
+    NWS_HUB_DROP_ENVELOPE,          /* bad envelope length or field [envelope] */
+    NWS_HUB_DROP_TOO_BIG,           /* payload over max_message [too_big] */
+    NWS_HUB_DROP_NOT_UTF8,          /* 3-frame text, payload not UTF-8 [not_utf8] */
+    NWS_HUB_DROP_OTHER,             /* a reason nws_hubmsg added since [other] */
+    NWS_HUB_DROP_REASONS            /* count, not a reason */
+} nws_hub_drop_t;
 
 typedef struct {
     uint64_t forwarded;             /* messages passed from XSUB to XPUB */
     uint64_t external;              /* of which arrived as [topic][payload] */
     uint64_t dropped;               /* malformed or oversized, not forwarded */
+    uint64_t dropped_by [NWS_HUB_DROP_REASONS];  /* dropped, per reason */
     uint64_t channels;              /* channel topics with subscribers now */
+    uint64_t interest;              /* channels with local interest now */
 } nws_hub_stats_t;
 
-/*  Creates the hub: takes the runtime directory's lock and binds the XPUB
-    endpoints. Returns NULL after logging why (e.g. another hub runs).  */
+/*  Checks an endpoint given for --in or --out, before anything is bound.
+    Returns 0; -EINVAL if it is not ipc://PATH or tcp://HOST:PORT (PORT a
+    number up to 65535 or *); or -EPERM for a tcp host that is not a
+    loopback address when allow_remote is 0. Writes why into err.  */
+int nws_hub_endpoint_check (const char *endpoint, int allow_remote,
+                            char *err, size_t errlen);
+
+/*  The key of a drop reason in hub.json, e.g. "frame_count".  */
+const char *nws_hub_drop_name (nws_hub_drop_t reason);
+
+/*  Creates the hub: checks every endpoint, takes the runtime directory's
+    lock and binds the XPUB endpoints. Returns NULL after logging why
+    (e.g. another hub runs, a bad endpoint).  */
 nws_hub_t *nws_hub_new (const nws_hub_config_t *config);
 
 /*  Waits config->grace_ms for subscribers to (re)connect, binds the XSUB
@@ -62,6 +104,13 @@ int nws_hub_run (nws_hub_t *self, volatile sig_atomic_t *stop,
 const char *nws_hub_endpoint_in (nws_hub_t *self);
 const char *nws_hub_endpoint_out (nws_hub_t *self);
 const char *nws_hub_endpoint_events (nws_hub_t *self);
+
+/*  The endpoints bound for publishers (in) and subscribers (out), as
+    resolved by libzmq (a tcp port 0 or * replaced by the real one): index
+    0 is the ipc endpoint, then the extra ones in order. NULL past the
+    last. The in endpoints are bound only once nws_hub_run is ready.  */
+const char *nws_hub_bound_in (nws_hub_t *self, int index);
+const char *nws_hub_bound_out (nws_hub_t *self, int index);
 
 /*  Copies the counters.  */
 void nws_hub_stats (nws_hub_t *self, nws_hub_stats_t *stats);

@@ -1,0 +1,80 @@
+/*  nws-discovery - links broadcast channels across the LAN. Thin:
+    options, signals, nws_discovery.  */
+#include <signal.h>
+#include <stdio.h>
+
+#include "nws_discovery.h"
+#include "nws_limits.h"
+#include "nws_log.h"
+#include "nws_opts.h"
+#include "nws_runtime.h"
+
+static volatile sig_atomic_t s_stop = 0;
+
+static void
+s_on_signal (int sig)
+{
+    (void) sig;
+    s_stop = 1;
+}
+
+int
+main (int argc, char **argv)
+{
+    char default_dir [200];
+    nws_runtime_default_dir (default_dir, sizeof default_dir);
+    nws_discovery_config_t config = {
+        .runtime_dir = default_dir,
+        .port = NWS_DEFAULT_PORT,
+        .max_message = 64 * 1024 * 1024,
+    };
+    int verbose = 0;
+    nws_opt_t opts [] = {
+        { "runtime-dir", NWS_OPT_STRING, &config.runtime_dir, 0, 0, "DIR",
+          "the hub's runtime directory (default as nws-hub)" },
+        { "port", NWS_OPT_UINT, &config.port, 1, 65535, "N",
+          "the gateway port to advertise (default 9009)" },
+        { "peer", NWS_OPT_LIST, &config.peers, 0, 0, "HOST:PORT",
+          "also link to this proxy, without DNS-SD (repeatable)" },
+        { "no-avahi", NWS_OPT_FLAG, &config.no_avahi, 0, 0, NULL,
+          "neither advertise nor browse: static peers only" },
+        { "max-message", NWS_OPT_SIZE, &config.max_message, 1, 1ULL << 30, "BYTES",
+          "largest message taken from a link (default 64M)" },
+        { "verbose", NWS_OPT_FLAG, &verbose, 0, 0, NULL, "log debug records" },
+        { NULL }
+    };
+    char err [256];
+    int rc = nws_opts_parse (opts, argc, argv, err, sizeof err);
+    if (rc == NWS_OPTS_HELP) {
+        nws_opts_usage (stdout, "nws-discovery",
+                        "Advertises this host's broadcast channels with DNS-SD and links those of other hosts.",
+                        opts);
+        return 0;
+    }
+    if (rc == NWS_OPTS_VERSION) {
+        printf ("nws-discovery %s\n", NWS_VERSION);
+        return 0;
+    }
+    if (rc) {
+        fprintf (stderr, "nws-discovery: %s\n", err);
+        return 2;
+    }
+    nws_log_init ("nws-discovery", verbose ? NWS_LOG_DEBUG : NWS_LOG_INFO);
+
+    struct sigaction action = { .sa_handler = s_on_signal };
+    sigemptyset (&action.sa_mask);
+    sigaction (SIGINT, &action, NULL);
+    sigaction (SIGTERM, &action, NULL);
+    signal (SIGPIPE, SIG_IGN);
+
+    nws_discovery_t *discovery = nws_discovery_new (&config);
+    if (!discovery)
+        return 1;
+    nws_info ("ready: advertising port %u, hub in %s", (unsigned) config.port, config.runtime_dir);
+    printf ("ready port=%u\n", (unsigned) config.port);
+    fflush (stdout);
+    nws_discovery_run (discovery, &s_stop);
+    nws_info ("stopping");
+    nws_discovery_destroy (&discovery);
+    return 0;
+}

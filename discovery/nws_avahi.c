@@ -1,0 +1,522 @@
+/*  nws_avahi - DNS-SD adverts and browsing for nws-discovery.  */
+#include "nws_avahi.h"
+
+#include <avahi-client/client.h>
+#include <avahi-client/lookup.h>
+#include <avahi-client/publish.h>
+#include <avahi-common/error.h>
+#include <avahi-common/timeval.h>
+#include <avahi-common/thread-watch.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "nws_advert.h"
+#include "nws_log.h"
+
+typedef struct s_advert_t s_advert_t;
+struct s_advert_t {
+    nws_avahi_t *owner;             /* for callbacks */
+    nws_channel_t channel;          /* what is advertised */
+    char instance [64];             /* current instance name */
+    AvahiEntryGroup *group;         /* NULL while the daemon is away */
+    const char *state;              /* for the status: registering, established... */
+    s_advert_t *next;               /* list */
+};
+
+typedef struct s_remote_t s_remote_t;
+struct s_remote_t {
+    nws_avahi_t *owner;             /* for callbacks */
+    char instance [64];             /* the key */
+    int sightings;                  /* NEW minus REMOVE, over interfaces/protocols */
+    int reported;                   /* FOUND was posted */
+    int stale;                      /* not seen since the daemon came back */
+    AvahiServiceResolver *resolver; /* while resolving */
+    s_remote_t *next;               /* list */
+};
+
+typedef struct s_event_t s_event_t;
+struct s_event_t {
+    nws_avahi_event_t event;        /* the payload */
+    s_event_t *next;                /* queue */
+};
+
+struct nws_avahi_t {
+    AvahiThreadedPoll *poll;        /* the avahi thread */
+    AvahiClient *client;            /* NULL between a disconnect and the retry */
+    AvahiServiceBrowser *browser;   /* while the daemon runs */
+    AvahiTimeout *timer;            /* reconnect, or the stale sweep */
+    uint16_t port;                  /* advertised */
+    int running;                    /* daemon available */
+    s_advert_t *adverts;            /* ours */
+    s_remote_t *remotes;            /* theirs */
+    pthread_mutex_t mutex;          /* guards the event queue */
+    s_event_t *head, *tail;         /* event queue */
+    void (*wake) (void *arg);       /* tells the main thread */
+    void *arg;                      /* for wake */
+};
+
+static void s_client_start (nws_avahi_t *self);
+static void s_advert_commit (s_advert_t *advert);
+
+static uint32_t
+s_random (void)
+{
+    uint32_t value = 0;
+    if (getrandom (&value, sizeof value, 0) != sizeof value)
+        value = (uint32_t) rand ();
+    return value % 1000000000u;
+}
+
+static void
+s_post (nws_avahi_t *self, const nws_avahi_event_t *event)
+{
+    s_event_t *node = calloc (1, sizeof *node);
+    if (!node)
+        return;
+    node->event = *event;
+    pthread_mutex_lock (&self->mutex);
+    if (self->tail)
+        self->tail->next = node;
+    else
+        self->head = node;
+    self->tail = node;
+    pthread_mutex_unlock (&self->mutex);
+    self->wake (self->arg);
+}
+
+int
+nws_avahi_next (nws_avahi_t *self, nws_avahi_event_t *event)
+{
+    pthread_mutex_lock (&self->mutex);
+    s_event_t *node = self->head;
+    if (node) {
+        self->head = node->next;
+        if (!self->head)
+            self->tail = NULL;
+    }
+    pthread_mutex_unlock (&self->mutex);
+    if (!node)
+        return 0;
+    *event = node->event;
+    free (node);
+    return 1;
+}
+
+//  ---------------------------------------------------------------------
+//  Our adverts
+
+static void
+s_on_group (AvahiEntryGroup *group, AvahiEntryGroupState state, void *arg)
+{
+    s_advert_t *advert = arg;
+    advert->group = group;
+    switch (state) {
+        case AVAHI_ENTRY_GROUP_ESTABLISHED:
+            advert->state = "established";
+            nws_info ("advertising %s as '%s'", advert->channel.name, advert->instance);
+            break;
+        case AVAHI_ENTRY_GROUP_COLLISION:
+            //  Someone has our name: draw another number and try again.
+            nws_info ("advert name '%s' is taken; choosing another", advert->instance);
+            avahi_entry_group_reset (group);
+            nws_advert_instance (s_random (), &advert->channel, advert->instance,
+                                 sizeof advert->instance);
+            s_advert_commit (advert);
+            break;
+        case AVAHI_ENTRY_GROUP_FAILURE:
+            advert->state = "failed";
+            nws_warn ("advert '%s' failed: %s", advert->instance,
+                      avahi_strerror (avahi_client_errno (avahi_entry_group_get_client (group))));
+            break;
+        default:
+            advert->state = "registering";
+            break;
+    }
+}
+
+//  (Re)registers an advert whenever the daemon is there.
+static void
+s_advert_commit (s_advert_t *advert)
+{
+    nws_avahi_t *self = advert->owner;
+    char txt [NWS_ADVERT_TXT_MAX + 1];
+    if (!self->running || !self->client)
+        return;
+    if (nws_advert_txt (&advert->channel, txt, sizeof txt) < 0) {
+        advert->state = "name too long for DNS-SD";
+        return;
+    }
+    if (!advert->group) {
+        advert->group = avahi_entry_group_new (self->client, s_on_group, advert);
+        if (!advert->group) {
+            advert->state = "failed";
+            nws_warn ("avahi_entry_group_new: %s", avahi_strerror (avahi_client_errno (self->client)));
+            return;
+        }
+    }
+    int rc = avahi_entry_group_add_service (advert->group, AVAHI_IF_UNSPEC, AVAHI_PROTO_UNSPEC,
+                                            0, advert->instance, NWS_ADVERT_TYPE, NULL, NULL,
+                                            self->port, txt, NULL);
+    if (rc == 0)
+        rc = avahi_entry_group_commit (advert->group);
+    if (rc < 0) {
+        advert->state = "failed";
+        nws_warn ("cannot advertise '%s': %s", advert->instance, avahi_strerror (rc));
+        avahi_entry_group_reset (advert->group);
+        return;
+    }
+    advert->state = "registering";
+}
+
+void
+nws_avahi_advertise (nws_avahi_t *self, const nws_channel_t *channel)
+{
+    avahi_threaded_poll_lock (self->poll);
+    s_advert_t *advert = self->adverts;
+    while (advert && strcmp (advert->channel.name, channel->name) != 0)
+        advert = advert->next;
+    if (!advert && (advert = calloc (1, sizeof *advert))) {
+        advert->owner = self;
+        advert->channel = *channel;
+        advert->state = "waiting for avahi-daemon";
+        nws_advert_instance (s_random (), channel, advert->instance, sizeof advert->instance);
+        advert->next = self->adverts;
+        self->adverts = advert;
+        s_advert_commit (advert);
+    }
+    avahi_threaded_poll_unlock (self->poll);
+}
+
+void
+nws_avahi_withdraw (nws_avahi_t *self, const nws_channel_t *channel)
+{
+    avahi_threaded_poll_lock (self->poll);
+    for (s_advert_t **p = &self->adverts; *p; p = &(*p)->next) {
+        s_advert_t *advert = *p;
+        if (strcmp (advert->channel.name, channel->name) != 0)
+            continue;
+        *p = advert->next;
+        //  Freeing the group sends the goodbye packets at once.
+        if (advert->group)
+            avahi_entry_group_free (advert->group);
+        nws_info ("withdrew the advert of %s", channel->name);
+        free (advert);
+        break;
+    }
+    avahi_threaded_poll_unlock (self->poll);
+}
+
+static int
+s_is_ours (nws_avahi_t *self, const char *instance)
+{
+    for (s_advert_t *advert = self->adverts; advert; advert = advert->next)
+        if (strcmp (advert->instance, instance) == 0)
+            return 1;
+    return 0;
+}
+
+//  ---------------------------------------------------------------------
+//  Their adverts
+
+static s_remote_t *
+s_remote_find (nws_avahi_t *self, const char *instance)
+{
+    s_remote_t *remote = self->remotes;
+    while (remote && strcmp (remote->instance, instance) != 0)
+        remote = remote->next;
+    return remote;
+}
+
+static void
+s_remote_drop (nws_avahi_t *self, s_remote_t *remote)
+{
+    for (s_remote_t **p = &self->remotes; *p; p = &(*p)->next)
+        if (*p == remote) {
+            *p = remote->next;
+            break;
+        }
+    if (remote->reported) {
+        nws_avahi_event_t event = { .type = NWS_AVAHI_LOST };
+        memcpy (event.instance, remote->instance, sizeof event.instance);
+        s_post (self, &event);
+    }
+    if (remote->resolver)
+        avahi_service_resolver_free (remote->resolver);
+    free (remote);
+}
+
+static void
+s_on_resolve (AvahiServiceResolver *resolver, AvahiIfIndex interface, AvahiProtocol protocol,
+              AvahiResolverEvent event, const char *name, const char *type, const char *domain,
+              const char *host, const AvahiAddress *address, uint16_t port,
+              AvahiStringList *txt, AvahiLookupResultFlags flags, void *arg)
+{
+    s_remote_t *remote = arg;
+    nws_avahi_t *self = remote->owner;
+    (void) interface, (void) protocol, (void) type, (void) domain;
+    avahi_service_resolver_free (resolver);
+    remote->resolver = NULL;
+    if (event != AVAHI_RESOLVER_FOUND) {
+        nws_warn ("cannot resolve advert '%s': %s", name,
+                  avahi_strerror (avahi_client_errno (self->client)));
+        return;
+    }
+    if (flags & AVAHI_LOOKUP_RESULT_OUR_OWN)
+        return;
+    nws_avahi_event_t found = { .type = NWS_AVAHI_FOUND, .port = port };
+    int paths = 0, valid = 0;
+    for (AvahiStringList *item = txt; item; item = avahi_string_list_get_next (item)) {
+        int rc = nws_advert_parse_txt (avahi_string_list_get_text (item),
+                                       avahi_string_list_get_size (item), &found.channel);
+        paths += rc != -ENOENT;
+        valid += rc == 0;
+    }
+    const char *why = port == 0 ? "port 0"
+                    : paths == 0 ? "no TXT path"
+                    : paths > 1 ? "several TXT paths"
+                    : !valid ? "TXT path is not /broadcast/<valid name>"
+                    : address->proto != AVAHI_PROTO_INET ? "no IPv4 address" : NULL;
+    if (why) {
+        nws_warn ("ignoring advert '%s' on %s: %s", name, host ? host : "?", why);
+        return;
+    }
+    avahi_address_snprint (found.address, sizeof found.address, address);
+    memcpy (found.instance, remote->instance, sizeof found.instance);
+    remote->reported = 1;
+    s_post (self, &found);
+}
+
+static void
+s_on_browse (AvahiServiceBrowser *browser, AvahiIfIndex interface, AvahiProtocol protocol,
+             AvahiBrowserEvent event, const char *name, const char *type, const char *domain,
+             AvahiLookupResultFlags flags, void *arg)
+{
+    nws_avahi_t *self = arg;
+    (void) browser;
+    if (event == AVAHI_BROWSER_FAILURE) {
+        nws_warn ("browsing failed: %s", avahi_strerror (avahi_client_errno (self->client)));
+        return;
+    }
+    if (event != AVAHI_BROWSER_NEW && event != AVAHI_BROWSER_REMOVE)
+        return;
+    if (!name || strlen (name) >= sizeof ((s_remote_t *) 0)->instance
+    ||  !nws_advert_instance_valid (name) || s_is_ours (self, name)
+    ||  (flags & AVAHI_LOOKUP_RESULT_OUR_OWN))
+        return;
+    s_remote_t *remote = s_remote_find (self, name);
+    if (event == AVAHI_BROWSER_REMOVE) {
+        if (remote && --remote->sightings <= 0)
+            s_remote_drop (self, remote);
+        return;
+    }
+    if (!remote) {
+        remote = calloc (1, sizeof *remote);
+        if (!remote)
+            return;
+        remote->owner = self;
+        strcpy (remote->instance, name);
+        remote->next = self->remotes;
+        self->remotes = remote;
+    }
+    if (remote->stale) {
+        remote->stale = 0;
+        remote->sightings = 0;
+    }
+    remote->sightings++;
+    if (!remote->reported && !remote->resolver) {
+        remote->resolver = avahi_service_resolver_new (self->client, interface, protocol, name,
+                                                       type, domain, AVAHI_PROTO_INET, 0,
+                                                       s_on_resolve, remote);
+        if (!remote->resolver)
+            nws_warn ("avahi_service_resolver_new: %s",
+                      avahi_strerror (avahi_client_errno (self->client)));
+    }
+}
+
+//  ---------------------------------------------------------------------
+//  The daemon coming and going
+
+static void
+s_on_sweep (AvahiTimeout *timer, void *arg)
+{
+    nws_avahi_t *self = arg;
+    (void) timer;
+    s_remote_t *remote = self->remotes;
+    while (remote) {
+        s_remote_t *next = remote->next;
+        if (remote->stale)
+            s_remote_drop (self, remote);
+        remote = next;
+    }
+}
+
+static void
+s_set_timer (nws_avahi_t *self, int secs, AvahiTimeoutCallback callback)
+{
+    const AvahiPoll *api = avahi_threaded_poll_get (self->poll);
+    struct timeval when;
+    avahi_elapse_time (&when, (unsigned) secs * 1000, 0);
+    if (self->timer)
+        api->timeout_free (self->timer);
+    self->timer = api->timeout_new (api, &when, callback, self);
+}
+
+static void
+s_on_running (nws_avahi_t *self)
+{
+    self->running = 1;
+    nws_info ("avahi-daemon is available: advertising %s and browsing %s",
+              self->adverts ? "our channels" : "nothing yet", NWS_ADVERT_TYPE);
+    if (!self->browser) {
+        self->browser = avahi_service_browser_new (self->client, AVAHI_IF_UNSPEC, AVAHI_PROTO_UNSPEC,
+                                                   NWS_ADVERT_TYPE, NULL, 0, s_on_browse, self);
+        if (!self->browser)
+            nws_warn ("avahi_service_browser_new: %s",
+                      avahi_strerror (avahi_client_errno (self->client)));
+    }
+    for (s_advert_t *advert = self->adverts; advert; advert = advert->next)
+        if (!advert->group || avahi_entry_group_is_empty (advert->group))
+            s_advert_commit (advert);
+    if (self->remotes)
+        s_set_timer (self, NWS_AVAHI_STALE_SECS, s_on_sweep);
+}
+
+static void
+s_on_reconnect (AvahiTimeout *timer, void *arg)
+{
+    (void) timer;
+    s_client_start (arg);
+}
+
+//  The daemon went away: everything made through the client is void.
+//  Remote adverts are kept (marked stale) so their links keep working.
+static void
+s_on_disconnect (nws_avahi_t *self)
+{
+    nws_warn ("lost avahi-daemon; waiting for it to come back");
+    self->running = 0;
+    self->browser = NULL;
+    for (s_advert_t *advert = self->adverts; advert; advert = advert->next) {
+        advert->group = NULL;
+        advert->state = "waiting for avahi-daemon";
+    }
+    for (s_remote_t *remote = self->remotes; remote; remote = remote->next) {
+        remote->resolver = NULL;
+        remote->stale = 1;
+    }
+    avahi_client_free (self->client);
+    self->client = NULL;
+    s_set_timer (self, 0, s_on_reconnect);
+}
+
+static void
+s_on_client (AvahiClient *client, AvahiClientState state, void *arg)
+{
+    nws_avahi_t *self = arg;
+    self->client = client;
+    switch (state) {
+        case AVAHI_CLIENT_S_RUNNING:
+            s_on_running (self);
+            break;
+        case AVAHI_CLIENT_S_COLLISION:
+        case AVAHI_CLIENT_S_REGISTERING:
+            //  The host name changes: adverts go again once it settles.
+            for (s_advert_t *advert = self->adverts; advert; advert = advert->next)
+                if (advert->group)
+                    avahi_entry_group_reset (advert->group);
+            break;
+        case AVAHI_CLIENT_FAILURE:
+            if (avahi_client_errno (client) == AVAHI_ERR_DISCONNECTED)
+                s_on_disconnect (self);
+            else
+                nws_error ("avahi client failed: %s", avahi_strerror (avahi_client_errno (client)));
+            break;
+        case AVAHI_CLIENT_CONNECTING:
+            nws_info ("waiting for avahi-daemon");
+            break;
+    }
+}
+
+static void
+s_client_start (nws_avahi_t *self)
+{
+    int error = 0;
+    AvahiClient *client = avahi_client_new (avahi_threaded_poll_get (self->poll),
+                                            AVAHI_CLIENT_NO_FAIL, s_on_client, self, &error);
+    if (!client)
+        nws_error ("avahi_client_new: %s", avahi_strerror (error));
+    else
+        self->client = client;
+}
+
+nws_avahi_t *
+nws_avahi_new (uint16_t port, void (*wake) (void *arg), void *arg)
+{
+    nws_avahi_t *self = calloc (1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->port = port;
+    self->wake = wake;
+    self->arg = arg;
+    pthread_mutex_init (&self->mutex, NULL);
+    self->poll = avahi_threaded_poll_new ();
+    if (!self->poll) {
+        nws_error ("avahi_threaded_poll_new failed");
+        nws_avahi_destroy (&self);
+        return NULL;
+    }
+    s_client_start (self);
+    if (!self->client || avahi_threaded_poll_start (self->poll) < 0) {
+        nws_avahi_destroy (&self);
+        return NULL;
+    }
+    return self;
+}
+
+void
+nws_avahi_status (nws_avahi_t *self, nws_text_t *out)
+{
+    avahi_threaded_poll_lock (self->poll);
+    nws_text_printf (out, "\"daemon\":\"%s\",\"adverts\":[", self->running ? "running" : "absent");
+    for (s_advert_t *advert = self->adverts; advert; advert = advert->next)
+        nws_text_printf (out, "{\"channel\":\"%s\",\"instance\":\"%s\",\"state\":\"%s\"}%s",
+                         advert->channel.name, advert->instance, advert->state,
+                         advert->next ? "," : "");
+    nws_text_printf (out, "]");
+    avahi_threaded_poll_unlock (self->poll);
+}
+
+void
+nws_avahi_destroy (nws_avahi_t **self_p)
+{
+    nws_avahi_t *self = *self_p;
+    if (!self)
+        return;
+    if (self->poll)
+        avahi_threaded_poll_stop (self->poll);
+    //  Freeing the client frees its groups (goodbye packets), browser and
+    //  resolvers.
+    if (self->client)
+        avahi_client_free (self->client);
+    if (self->poll)
+        avahi_threaded_poll_free (self->poll);
+    while (self->adverts) {
+        s_advert_t *next = self->adverts->next;
+        free (self->adverts);
+        self->adverts = next;
+    }
+    while (self->remotes) {
+        s_remote_t *next = self->remotes->next;
+        free (self->remotes);
+        self->remotes = next;
+    }
+    nws_avahi_event_t event;
+    while (nws_avahi_next (self, &event))
+        ;
+    pthread_mutex_destroy (&self->mutex);
+    free (self);
+    *self_p = NULL;
+}

@@ -1,0 +1,61 @@
+/*  nws_avahi - DNS-SD for nws-discovery: publishes our broadcast channels
+    and reports the adverts of other proxies.
+
+    avahi-client runs in its own thread (avahi_threaded_poll). Calls from
+    the main thread take the poll's lock. What the avahi thread learns is
+    queued as events and announced through wake(arg), which must be safe
+    from another thread (e.g. lws_cancel_service); the main thread then
+    takes them with nws_avahi_next().
+
+    Uses AVAHI_CLIENT_NO_FAIL: starts without avahi-daemon, and when the
+    daemon appears or comes back, publishes and browses again by itself.
+    Remote adverts survive a daemon restart (links are not dropped for
+    it); those not seen again within NWS_AVAHI_STALE_SECS are reported lost.
+
+    Own adverts are ignored: those flagged OUR_OWN and those whose instance
+    name we publish. A remote advert seen on several interfaces and
+    protocols is reported once, and lost when its last sighting goes.
+*/
+#ifndef NWS_AVAHI_H
+#define NWS_AVAHI_H
+
+#include <stdint.h>
+
+#include "nws_channel.h"
+#include "nws_text.h"
+
+#define NWS_AVAHI_STALE_SECS 30
+
+typedef enum {
+    NWS_AVAHI_FOUND,                /* a remote advert resolved */
+    NWS_AVAHI_LOST                  /* it went away */
+} nws_avahi_event_type_t;
+
+typedef struct {
+    nws_avahi_event_type_t type;    /* see above */
+    char instance [64];             /* DNS-SD instance name, the key */
+    nws_channel_t channel;          /* from the TXT path (FOUND only) */
+    char address [64];              /* numeric IPv4 address (FOUND only) */
+    uint16_t port;                  /* (FOUND only) */
+} nws_avahi_event_t;
+
+typedef struct nws_avahi_t nws_avahi_t;
+
+/*  Starts the avahi thread. port is what our adverts announce. Returns
+    NULL after logging why.  */
+nws_avahi_t *nws_avahi_new (uint16_t port, void (*wake) (void *arg), void *arg);
+
+/*  Takes the oldest event. Returns 1 if *event was filled, 0 if none.  */
+int nws_avahi_next (nws_avahi_t *self, nws_avahi_event_t *event);
+
+/*  Starts advertising channel (if not yet), or stops.  */
+void nws_avahi_advertise (nws_avahi_t *self, const nws_channel_t *channel);
+void nws_avahi_withdraw (nws_avahi_t *self, const nws_channel_t *channel);
+
+/*  Appends "daemon":"...","adverts":[...] (JSON members) to out.  */
+void nws_avahi_status (nws_avahi_t *self, nws_text_t *out);
+
+/*  Withdraws everything and stops the thread. Safe on NULL and twice.  */
+void nws_avahi_destroy (nws_avahi_t **self_p);
+
+#endif

@@ -1,0 +1,545 @@
+/*  nws_discovery - links this host's broadcast channels with the LAN.  */
+#include "nws_discovery.h"
+
+#include <arpa/inet.h>
+#include <czmq.h>
+#include <errno.h>
+#include <ifaddrs.h>
+#include <libwebsockets.h>
+#include <netinet/in.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include "nws_avahi.h"
+#include "nws_channel.h"
+#include "nws_hubmsg.h"
+#include "nws_limits.h"
+#include "nws_link.h"
+#include "nws_log.h"
+#include "nws_runtime.h"
+#include "nws_text.h"
+
+#define S_PROTOCOL_EVENTS "nws-events"
+#define S_RESET_MS 2000             /* after a hub reset, how long interest may take to return */
+#define S_STATUS_MS 1000            /* status file refresh */
+
+typedef struct {
+    nws_channel_t channel;          /* from the advert's TXT path */
+    char address [64];              /* where its gateway listens */
+    uint16_t port;                  /* (see above) */
+} s_remote_t;
+
+typedef struct {
+    nws_channel_t channel;          /* a broadcast channel with local clients */
+    int confirmed;                  /* seen since the last hub reset */
+} s_interest_t;
+
+struct nws_discovery_t {
+    nws_discovery_config_t config;  /* copy of the caller's */
+    uint32_t instance;              /* origin id of our publications */
+    struct lws_context *context;    /* lws, client side only */
+    struct lws_vhost *vhost;        /* its default vhost */
+    void *zctx;                     /* libzmq */
+    void *events;                   /* SUB on the hub's events socket */
+    void *pub;                      /* PUB on the hub's publisher side */
+    nws_avahi_t *avahi;             /* DNS-SD, NULL with --no-avahi */
+    zhashx_t *interest;             /* name -> s_interest_t */
+    zhashx_t *remotes;              /* advert instance -> s_remote_t */
+    zhashx_t *links;                /* key -> nws_link_t */
+    lws_sorted_usec_list_t reset;   /* ends a hub reset */
+    lws_sorted_usec_list_t status;  /* status file refresh */
+    uint64_t published;             /* messages from links into the hub */
+    uint64_t publish_failed;        /* refused by PUB */
+    char status_path [300];         /* <dir>/discovery.json */
+};
+
+static nws_discovery_t *
+s_self (struct lws *wsi)
+{
+    return lws_context_user (lws_get_context (wsi));
+}
+
+//  ---------------------------------------------------------------------
+//  Status
+
+static void
+s_status_write (nws_discovery_t *self)
+{
+    nws_text_t out = { 0 };
+    nws_text_printf (&out, "{\"pid\":%d,\"port\":%u,", (int) getpid (), (unsigned) self->config.port);
+    if (self->avahi)
+        nws_avahi_status (self->avahi, &out);
+    else
+        nws_text_printf (&out, "\"daemon\":\"disabled\",\"adverts\":[]");
+    nws_text_printf (&out, ",\"interest\":[");
+    const char *sep = "";
+    for (s_interest_t *i = zhashx_first (self->interest); i; i = zhashx_next (self->interest)) {
+        nws_text_printf (&out, "%s\"%s\"", sep, i->channel.name);
+        sep = ",";
+    }
+    nws_text_printf (&out, "],\"remotes\":%zu,\"links\":[", zhashx_size (self->remotes));
+    sep = "";
+    for (nws_link_t *link = zhashx_first (self->links); link; link = zhashx_next (self->links)) {
+        nws_text_printf (&out, "%s", sep);
+        nws_link_status (link, &out);
+        sep = ",";
+    }
+    nws_text_printf (&out, "],\"published\":%llu,\"publish_failed\":%llu}\n",
+                     (unsigned long long) self->published,
+                     (unsigned long long) self->publish_failed);
+    char temp [320];
+    snprintf (temp, sizeof temp, "%s.tmp", self->status_path);
+    FILE *file = out.failed ? NULL : fopen (temp, "we");
+    if (file) {
+        int ok = fwrite (nws_text_str (&out), 1, out.len, file) == out.len;
+        ok &= fclose (file) == 0;
+        //  Readers see the old file or the new one, never half of one.
+        if (!ok || rename (temp, self->status_path) < 0)
+            unlink (temp);
+    }
+    nws_text_free (&out);
+}
+
+static void
+s_on_status_timer (lws_sorted_usec_list_t *sul)
+{
+    nws_discovery_t *self = lws_container_of (sul, nws_discovery_t, status);
+    s_status_write (self);
+    lws_sul_schedule (self->context, 0, &self->status, s_on_status_timer,
+                      S_STATUS_MS * LWS_US_PER_MS);
+}
+
+//  ---------------------------------------------------------------------
+//  Links
+
+static void
+s_on_link_message (void *arg, nws_link_t *link, uint8_t kind, const void *data, size_t len)
+{
+    nws_discovery_t *self = arg;
+    char topic [NWS_TOPIC_MAX];
+    int topic_len = nws_channel_topic (nws_link_channel (link), topic, sizeof topic);
+    nws_envelope_t env = {
+        .kind = kind,
+        .flags = NWS_FLAG_FROM_PROXY,
+        .origin = (uint64_t) self->instance << 32 | nws_link_id (link),
+        .seq = nws_link_next_seq (link),
+    };
+    if (nws_hubmsg_send (self->pub, topic, (size_t) topic_len, &env, data, len) == 0)
+        self->published++;
+    else
+        self->publish_failed++;
+}
+
+static int
+s_is_local_address (const char *address)
+{
+    struct in_addr wanted;
+    if (inet_pton (AF_INET, address, &wanted) != 1)
+        return 0;
+    if ((ntohl (wanted.s_addr) >> 24) == 127)
+        return 1;
+    struct ifaddrs *list = NULL, *it;
+    int found = 0;
+    if (getifaddrs (&list) < 0)
+        return 0;
+    for (it = list; it && !found; it = it->ifa_next)
+        if (it->ifa_addr && it->ifa_addr->sa_family == AF_INET)
+            found = ((struct sockaddr_in *) it->ifa_addr)->sin_addr.s_addr == wanted.s_addr;
+    freeifaddrs (list);
+    return found;
+}
+
+//  Makes the link named key exist if wanted, and not otherwise.
+static void
+s_link_want (nws_discovery_t *self, const char *key, const nws_channel_t *channel,
+             const char *address, uint16_t port, int wanted)
+{
+    nws_link_t *link = zhashx_lookup (self->links, key);
+    if (wanted && !link) {
+        link = nws_link_new (self->context, self->vhost, key, channel, address, port,
+                             self->config.max_message, s_on_link_message, self);
+        if (link) {
+            zhashx_insert (self->links, key, link);
+            nws_info ("linking %s to %s:%u (%s)", channel->name, address, port, key);
+        }
+    }
+    else
+    if (!wanted && link) {
+        nws_info ("unlinking %s from %s:%u (%s)", channel->name, address, port, key);
+        zhashx_delete (self->links, key);
+        nws_link_close (&link);
+    }
+}
+
+//  Brings the links of one channel in line with interest, adverts, peers.
+static void
+s_reconcile (nws_discovery_t *self, const nws_channel_t *channel)
+{
+    int wanted = zhashx_lookup (self->interest, channel->name) != NULL;
+    char key [400];
+    for (s_remote_t *r = zhashx_first (self->remotes); r; r = zhashx_next (self->remotes))
+        if (strcmp (r->channel.name, channel->name) == 0) {
+            const char *instance = zhashx_cursor (self->remotes);
+            snprintf (key, sizeof key, "%s", instance);
+            s_link_want (self, key, channel, r->address, r->port, wanted);
+        }
+    for (int i = 0; i < self->config.peers.count; i++) {
+        char host [128];
+        uint16_t port;
+        if (nws_discovery_parse_peer (self->config.peers.items [i], host, sizeof host, &port))
+            continue;
+        snprintf (key, sizeof key, "peer %s:%u %s", host, port, channel->name);
+        s_link_want (self, key, channel, host, port, wanted);
+    }
+    s_status_write (self);
+}
+
+//  ---------------------------------------------------------------------
+//  Interest, from the hub
+
+static void
+s_interest_set (nws_discovery_t *self, const nws_channel_t *channel, int on)
+{
+    s_interest_t *interest = zhashx_lookup (self->interest, channel->name);
+    if (on) {
+        if (interest) {
+            interest->confirmed = 1;
+            return;
+        }
+        interest = calloc (1, sizeof *interest);
+        if (!interest)
+            return;
+        interest->channel = *channel;
+        interest->confirmed = 1;
+        zhashx_insert (self->interest, channel->name, interest);
+        nws_info ("broadcast channel %s has local clients", channel->name);
+        if (self->avahi)
+            nws_avahi_advertise (self->avahi, channel);
+    }
+    else {
+        if (!interest)
+            return;
+        nws_info ("broadcast channel %s has no local clients left", channel->name);
+        if (self->avahi)
+            nws_avahi_withdraw (self->avahi, channel);
+        zhashx_delete (self->interest, channel->name);
+        free (interest);
+    }
+    s_reconcile (self, channel);
+}
+
+//  A reset is over: what the hub did not confirm since is gone.
+static void
+s_on_reset_timer (lws_sorted_usec_list_t *sul)
+{
+    nws_discovery_t *self = lws_container_of (sul, nws_discovery_t, reset);
+    zlistx_t *gone = zlistx_new ();
+    for (s_interest_t *i = zhashx_first (self->interest); i; i = zhashx_next (self->interest))
+        if (!i->confirmed)
+            zlistx_add_end (gone, i);
+    for (s_interest_t *i = zlistx_first (gone); i; i = zlistx_next (gone)) {
+        nws_channel_t channel = i->channel;
+        s_interest_set (self, &channel, 0);
+    }
+    zlistx_destroy (&gone);
+}
+
+static void
+s_on_event (nws_discovery_t *self, const char *data, size_t size)
+{
+    nws_channel_t channel;
+    if (size == 1 && data [0] == '*') {
+        //  The hub (re)started or we (re)subscribed: a snapshot follows,
+        //  and gateways may still be re-subscribing. Keep what we have for
+        //  a while instead of withdrawing adverts that are about to return.
+        for (s_interest_t *i = zhashx_first (self->interest); i; i = zhashx_next (self->interest))
+            i->confirmed = 0;
+        lws_sul_schedule (self->context, 0, &self->reset, s_on_reset_timer,
+                          S_RESET_MS * LWS_US_PER_MS);
+        return;
+    }
+    if (size < 2 || (data [0] != '+' && data [0] != '-')
+    ||  nws_channel_from_topic (data + 1, size - 1, &channel)
+    ||  channel.scope != NWS_SCOPE_BROADCAST) {
+        nws_warn ("ignoring a malformed hub event (%zu bytes)", size);
+        return;
+    }
+    s_interest_set (self, &channel, data [0] == '+');
+}
+
+static void
+s_events_drain (nws_discovery_t *self)
+{
+    for (;;) {
+        char data [NWS_TOPIC_MAX + 2];
+        int size = zmq_recv (self->events, data, sizeof data, ZMQ_DONTWAIT);
+        if (size < 0) {
+            if (errno != EAGAIN && errno != EINTR)
+                nws_error ("zmq_recv (hub events): %s", zmq_strerror (errno));
+            return;
+        }
+        if ((size_t) size > sizeof data) {
+            nws_warn ("ignoring an oversized hub event");
+            continue;
+        }
+        s_on_event (self, data, (size_t) size);
+    }
+}
+
+//  ---------------------------------------------------------------------
+//  Adverts, from avahi
+
+static void
+s_on_avahi_event (nws_discovery_t *self, const nws_avahi_event_t *event)
+{
+    s_remote_t *remote = zhashx_lookup (self->remotes, event->instance);
+    if (event->type == NWS_AVAHI_LOST) {
+        if (!remote)
+            return;
+        nws_channel_t channel = remote->channel;
+        nws_info ("advert '%s' is gone", event->instance);
+        zhashx_delete (self->remotes, event->instance);
+        free (remote);
+        s_reconcile (self, &channel);
+        return;
+    }
+    //  Never link to ourselves, even if avahi does not flag our own advert.
+    if (event->port == self->config.port && s_is_local_address (event->address)) {
+        nws_debug ("ignoring advert '%s': it is ours", event->instance);
+        return;
+    }
+    if (!remote) {
+        remote = calloc (1, sizeof *remote);
+        if (!remote)
+            return;
+        zhashx_insert (self->remotes, event->instance, remote);
+    }
+    remote->channel = event->channel;
+    snprintf (remote->address, sizeof remote->address, "%s", event->address);
+    remote->port = event->port;
+    nws_info ("found advert '%s': %s at %s:%u", event->instance, event->channel.name,
+              event->address, event->port);
+    s_reconcile (self, &remote->channel);
+}
+
+static void
+s_wake (void *arg)
+{
+    nws_discovery_t *self = arg;
+    lws_cancel_service (self->context);
+}
+
+//  ---------------------------------------------------------------------
+//  lws
+
+static int
+s_callback_events (struct lws *wsi, enum lws_callback_reasons reason, void *user,
+                   void *in, size_t len)
+{
+    nws_discovery_t *self = s_self (wsi);
+    (void) user, (void) in, (void) len;
+    if (reason == LWS_CALLBACK_RAW_RX_FILE)
+        s_events_drain (self);
+    else
+    if (reason == LWS_CALLBACK_EVENT_WAIT_CANCELLED && self && self->avahi) {
+        nws_avahi_event_t event;
+        while (nws_avahi_next (self->avahi, &event))
+            s_on_avahi_event (self, &event);
+    }
+    return 0;
+}
+
+static const struct lws_protocols s_protocols [] = {
+    { S_PROTOCOL_EVENTS, s_callback_events, 0, 0, 0, NULL, 0 },
+    { NWS_LINK_PROTOCOL, nws_link_callback, 0, 0, 0, NULL, 0 },
+    { NULL, NULL, 0, 0, 0, NULL, 0 }
+};
+
+static void
+s_lws_log (int level, const char *line)
+{
+    size_t len = strlen (line);
+    while (len && line [len - 1] == '\n')
+        len--;
+    nws_log (level == LLL_ERR ? NWS_LOG_WARN : NWS_LOG_DEBUG, "lws: %.*s", (int) len, line);
+}
+
+static void *
+s_socket (nws_discovery_t *self, int type, const char *name)
+{
+    char endpoint [NWS_ENDPOINT_MAX];
+    if (nws_runtime_endpoint (self->config.runtime_dir, name, endpoint, sizeof endpoint)) {
+        nws_error ("runtime directory path too long for a Unix socket: %s",
+                   self->config.runtime_dir);
+        return NULL;
+    }
+    void *sock = zmq_socket (self->zctx, type);
+    int linger = 0, hwm = NWS_HUB_HWM, ivl = 20, ivl_max = 500;
+    zmq_setsockopt (sock, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt (sock, ZMQ_SNDHWM, &hwm, sizeof hwm);
+    zmq_setsockopt (sock, ZMQ_RECONNECT_IVL, &ivl, sizeof ivl);
+    zmq_setsockopt (sock, ZMQ_RECONNECT_IVL_MAX, &ivl_max, sizeof ivl_max);
+    if (type == ZMQ_SUB)
+        zmq_setsockopt (sock, ZMQ_SUBSCRIBE, "", 0);
+    if (zmq_connect (sock, endpoint) < 0) {
+        nws_error ("zmq_connect %s: %s", endpoint, zmq_strerror (errno));
+        zmq_close (sock);
+        return NULL;
+    }
+    return sock;
+}
+
+//  Adopts a dup() of the events socket's ZMQ_FD (lws closes what it adopts).
+static int
+s_attach_events (nws_discovery_t *self)
+{
+    int fd;
+    size_t size = sizeof fd;
+    if (zmq_getsockopt (self->events, ZMQ_FD, &fd, &size) < 0)
+        return -1;
+    lws_sock_file_fd_type copy = { .filefd = dup (fd) };
+    if (copy.filefd < 0
+    ||  !lws_adopt_descriptor_vhost (self->vhost, LWS_ADOPT_RAW_FILE_DESC, copy,
+                                     S_PROTOCOL_EVENTS, NULL)) {
+        nws_error ("cannot adopt the hub events socket into lws");
+        return -1;
+    }
+    s_events_drain (self);
+    return 0;
+}
+
+nws_discovery_t *
+nws_discovery_new (const nws_discovery_config_t *config)
+{
+    for (int i = 0; i < config->peers.count; i++) {
+        char host [128];
+        uint16_t port;
+        if (nws_discovery_parse_peer (config->peers.items [i], host, sizeof host, &port)) {
+            nws_error ("--peer '%s': expected HOST:PORT", config->peers.items [i]);
+            return NULL;
+        }
+    }
+    nws_discovery_t *self = calloc (1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->config = *config;
+    while (self->instance == 0)
+        if (getrandom (&self->instance, sizeof self->instance, 0) != sizeof self->instance)
+            self->instance = (uint32_t) getpid () ^ (uint32_t) zclock_usecs ();
+    snprintf (self->status_path, sizeof self->status_path, "%s/discovery.json",
+              config->runtime_dir);
+    self->interest = zhashx_new ();
+    self->remotes = zhashx_new ();
+    self->links = zhashx_new ();
+    self->zctx = zmq_ctx_new ();
+    if (!self->interest || !self->remotes || !self->links || !self->zctx)
+        goto fail;
+    self->events = s_socket (self, ZMQ_SUB, "hub-events");
+    self->pub = s_socket (self, ZMQ_PUB, "hub-in");
+    if (!self->events || !self->pub)
+        goto fail;
+
+    lws_set_log_level (LLL_ERR | LLL_WARN, s_lws_log);
+    struct lws_context_creation_info info;
+    memset (&info, 0, sizeof info);
+    info.port = CONTEXT_PORT_NO_LISTEN;
+    info.protocols = s_protocols;
+    info.user = self;
+    info.timeout_secs = NWS_DEFAULT_HANDSHAKE_SECS;
+    self->context = lws_create_context (&info);
+    if (!self->context) {
+        nws_error ("lws_create_context failed");
+        goto fail;
+    }
+    self->vhost = lws_get_vhost_by_name (self->context, "default");
+    if (!self->vhost || s_attach_events (self))
+        goto fail;
+    if (!config->no_avahi) {
+        self->avahi = nws_avahi_new ((uint16_t) config->port, s_wake, self);
+        if (!self->avahi)
+            goto fail;
+    }
+    s_on_status_timer (&self->status);
+    return self;
+fail:
+    nws_discovery_destroy (&self);
+    return NULL;
+}
+
+int
+nws_discovery_run (nws_discovery_t *self, volatile sig_atomic_t *stop)
+{
+    while (!*stop)
+        if (lws_service (self->context, 0) < 0)
+            break;
+    return 0;
+}
+
+void
+nws_discovery_destroy (nws_discovery_t **self_p)
+{
+    nws_discovery_t *self = *self_p;
+    if (!self)
+        return;
+    //  Adverts go first, with goodbye packets, so peers drop us at once.
+    nws_avahi_destroy (&self->avahi);
+    if (self->links)
+        for (nws_link_t *link = zhashx_first (self->links); link; link = zhashx_next (self->links)) {
+            nws_link_t *doomed = link;
+            nws_link_close (&doomed);
+        }
+    if (self->context) {
+        lws_sul_cancel (&self->reset);
+        lws_sul_cancel (&self->status);
+        lws_context_destroy (self->context);
+    }
+    if (self->events)
+        zmq_close (self->events);
+    if (self->pub)
+        zmq_close (self->pub);
+    if (self->zctx)
+        zmq_ctx_term (self->zctx);
+    if (self->remotes)
+        for (void *r = zhashx_first (self->remotes); r; r = zhashx_next (self->remotes))
+            free (r);
+    if (self->interest)
+        for (void *i = zhashx_first (self->interest); i; i = zhashx_next (self->interest))
+            free (i);
+    zhashx_destroy (&self->interest);
+    zhashx_destroy (&self->remotes);
+    zhashx_destroy (&self->links);
+    unlink (self->status_path);
+    free (self);
+    *self_p = NULL;
+}
+
+int
+nws_discovery_parse_peer (const char *text, char *host, size_t cap, uint16_t *port)
+{
+    const char *colon = text ? strrchr (text, ':') : NULL;
+    if (!colon || colon == text)
+        return -EINVAL;
+    uint64_t number;
+    if (nws_opts_parse_number (colon + 1, 0, &number) || number == 0 || number > 65535)
+        return -EINVAL;
+    const char *start = text, *end = colon;
+    if (*start == '[') {
+        if (end [-1] != ']')
+            return -EINVAL;
+        start++, end--;
+    }
+    size_t len = (size_t) (end - start);
+    if (len == 0 || len >= cap || len > 253)
+        return -EINVAL;
+    for (size_t i = 0; i < len; i++) {
+        char c = start [i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
+           || c == '.' || c == '-' || (c == ':' && *text == '[')))
+            return -EINVAL;
+    }
+    memcpy (host, start, len);
+    host [len] = '\0';
+    *port = (uint16_t) number;
+    return 0;
+}

@@ -1,0 +1,249 @@
+/*  nws_link - one proxy link to a peer proxy.  */
+#include "nws_link.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "nws_envelope.h"
+#include "nws_log.h"
+
+#define S_BACKOFF_MIN_MS 100
+#define S_BACKOFF_MAX_MS 5000
+
+typedef enum {
+    S_CONNECTING,                   /* dialing or handshaking */
+    S_OPEN,                         /* reading */
+    S_BACKOFF,                      /* waiting to dial again */
+    S_CLOSING                       /* closed by the owner; freed on close */
+} s_state_t;
+
+static const char *s_state_names [] = { "connecting", "open", "backoff", "closing" };
+
+struct nws_link_t {
+    struct lws_context *context;    /* for timers */
+    struct lws_vhost *vhost;        /* where connections are made */
+    struct lws *wsi;                /* the connection, or NULL */
+    char key [128];                 /* name in logs and status */
+    nws_channel_t channel;          /* which channel */
+    char address [64];              /* peer address */
+    char path [NWS_NAME_MAX + 16];  /* /broadcast/<name> */
+    uint16_t port;                  /* peer port */
+    s_state_t state;                /* see above */
+    uint32_t id;                    /* for our envelopes' origin */
+    uint64_t seq;                   /* last sequence number used */
+    uint64_t max_message;           /* larger messages close the link */
+    uint8_t *rx;                    /* message being reassembled */
+    size_t rx_len, rx_cap;          /* its size and room */
+    uint8_t rx_kind;                /* its kind */
+    uint32_t backoff_ms;            /* next wait before dialing */
+    lws_sorted_usec_list_t retry;   /* the backoff timer */
+    uint64_t messages;              /* messages received */
+    uint64_t connects;              /* successful handshakes */
+    nws_link_fn *handler;           /* gets messages */
+    void *arg;                      /* for handler */
+};
+
+static uint32_t s_next_id = 0;
+
+static void s_dial (nws_link_t *self);
+
+static void
+s_free (nws_link_t *self)
+{
+    lws_sul_cancel (&self->retry);
+    free (self->rx);
+    free (self);
+}
+
+static void
+s_on_retry (lws_sorted_usec_list_t *sul)
+{
+    s_dial (lws_container_of (sul, nws_link_t, retry));
+}
+
+//  The connection is gone: free a closed link, else dial again later.
+static void
+s_lost (nws_link_t *self, const char *why)
+{
+    self->wsi = NULL;
+    self->rx_len = 0;
+    if (self->state == S_CLOSING) {
+        s_free (self);
+        return;
+    }
+    if (self->state == S_OPEN)
+        nws_info ("link %s closed (%s); dialing again", self->key, why);
+    else
+        nws_debug ("link %s: %s; retry in %u ms", self->key, why, self->backoff_ms);
+    self->state = S_BACKOFF;
+    lws_sul_schedule (self->context, 0, &self->retry, s_on_retry,
+                      (lws_usec_t) self->backoff_ms * LWS_US_PER_MS);
+    self->backoff_ms = self->backoff_ms * 2 > S_BACKOFF_MAX_MS ? S_BACKOFF_MAX_MS
+                                                                : self->backoff_ms * 2;
+}
+
+static void
+s_dial (nws_link_t *self)
+{
+    struct lws_client_connect_info info;
+    memset (&info, 0, sizeof info);
+    info.context = self->context;
+    info.vhost = self->vhost;
+    info.address = self->address;
+    info.port = self->port;
+    info.path = self->path;
+    info.host = self->address;
+    info.local_protocol_name = NWS_LINK_PROTOCOL;
+    info.opaque_user_data = self;
+    self->state = S_CONNECTING;
+    struct lws *wsi = lws_client_connect_via_info (&info);
+    if (wsi)
+        self->wsi = wsi;
+    else
+    if (self->state == S_CONNECTING)
+        //  (unless lws already reported the failure through the callback)
+        s_lost (self, "cannot start a connection");
+}
+
+nws_link_t *
+nws_link_new (struct lws_context *context, struct lws_vhost *vhost, const char *key, const nws_channel_t *channel,
+              const char *address, uint16_t port, uint64_t max_message,
+              nws_link_fn *handler, void *arg)
+{
+    nws_link_t *self = calloc (1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->context = context;
+    self->vhost = vhost;
+    snprintf (self->key, sizeof self->key, "%s", key);
+    self->channel = *channel;
+    snprintf (self->address, sizeof self->address, "%s", address);
+    snprintf (self->path, sizeof self->path, "/broadcast/%s", channel->name);
+    self->port = port;
+    self->id = ++s_next_id;
+    self->max_message = max_message;
+    self->backoff_ms = S_BACKOFF_MIN_MS;
+    self->handler = handler;
+    self->arg = arg;
+    s_dial (self);
+    return self;
+}
+
+uint32_t
+nws_link_id (nws_link_t *self)
+{
+    return self->id;
+}
+
+uint64_t
+nws_link_next_seq (nws_link_t *self)
+{
+    return ++self->seq;
+}
+
+const nws_channel_t *
+nws_link_channel (nws_link_t *self)
+{
+    return &self->channel;
+}
+
+void
+nws_link_status (nws_link_t *self, nws_text_t *out)
+{
+    nws_text_printf (out, "{\"key\":\"%s\",\"channel\":\"%s\",\"peer\":\"%s:%u\",\"state\":\"%s\","
+                     "\"connects\":%llu,\"messages\":%llu}", self->key, self->channel.name,
+                     self->address, self->port, s_state_names [self->state],
+                     (unsigned long long) self->connects, (unsigned long long) self->messages);
+}
+
+void
+nws_link_close (nws_link_t **self_p)
+{
+    nws_link_t *self = *self_p;
+    *self_p = NULL;
+    if (!self)
+        return;
+    if (!self->wsi) {
+        s_free (self);
+        return;
+    }
+    //  Never free under lws's feet: ask it to close, and free on the
+    //  close callback.
+    self->state = S_CLOSING;
+    lws_set_timeout (self->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+}
+
+static int
+s_receive (nws_link_t *self, struct lws *wsi, const void *in, size_t len)
+{
+    if (self->rx_len == 0)
+        self->rx_kind = lws_frame_is_binary (wsi) ? NWS_KIND_BINARY : NWS_KIND_TEXT;
+    if (self->rx_len + len > self->max_message) {
+        nws_warn ("link %s: message larger than %llu bytes; closing the link", self->key,
+                  (unsigned long long) self->max_message);
+        return -1;
+    }
+    if (self->rx_len + len > self->rx_cap) {
+        size_t cap = self->rx_cap * 2 > self->rx_len + len ? self->rx_cap * 2
+                                                           : self->rx_len + len;
+        uint8_t *rx = realloc (self->rx, cap);
+        if (!rx)
+            return -1;
+        self->rx = rx;
+        self->rx_cap = cap;
+    }
+    memcpy (self->rx + self->rx_len, in, len);
+    self->rx_len += len;
+    if (lws_is_final_fragment (wsi) && lws_remaining_packet_payload (wsi) == 0) {
+        self->messages++;
+        self->handler (self->arg, self, self->rx_kind, self->rx, self->rx_len);
+        self->rx_len = 0;
+    }
+    return 0;
+}
+
+int
+nws_link_callback (struct lws *wsi, enum lws_callback_reasons reason,
+                   void *user, void *in, size_t len)
+{
+    nws_link_t *self = lws_get_opaque_user_data (wsi);
+    (void) user;
+    if (!self)
+        return 0;
+    switch (reason) {
+        case LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER: {
+            unsigned char **p = in, *end = *p + len;
+            static const char name [] = "x-broadcastwebsocket-proxy:";
+            return lws_add_http_header_by_name (wsi, (const unsigned char *) name,
+                                                (const unsigned char *) "true", 4, p, end) ? -1 : 0;
+        }
+        case LWS_CALLBACK_CLIENT_ESTABLISHED:
+            if (self->state == S_CLOSING)
+                return -1;
+            self->state = S_OPEN;
+            self->connects++;
+            self->backoff_ms = S_BACKOFF_MIN_MS;
+            nws_info ("link %s open to %s:%u", self->key, self->address, self->port);
+            return 0;
+        case LWS_CALLBACK_CLIENT_RECEIVE:
+            if (self->state != S_OPEN)
+                return -1;
+            return s_receive (self, wsi, in, len);
+        case LWS_CALLBACK_CLIENT_CONNECTION_ERROR: {
+            char why [128];
+            snprintf (why, sizeof why, "%.*s", in ? (int) (len < 100 ? len : 100) : 0,
+                      in ? (const char *) in : "");
+            //  Whatever lws calls back with later, this link is done with it.
+            lws_set_opaque_user_data (wsi, NULL);
+            s_lost (self, *why ? why : "connection failed");
+            return 0;
+        }
+        case LWS_CALLBACK_CLIENT_CLOSED:
+        case LWS_CALLBACK_WSI_DESTROY:
+            lws_set_opaque_user_data (wsi, NULL);
+            s_lost (self, "connection closed");
+            return 0;
+        default:
+            return 0;
+    }
+}

@@ -50,6 +50,7 @@ struct nws_avahi_t {
     AvahiTimeout *timer;            /* reconnect, or the stale sweep */
     uint16_t port;                  /* advertised */
     int running;                    /* daemon available */
+    int retrying;                   /* avahi_client_new failed; retrying */
     s_advert_t *adverts;            /* ours */
     s_remote_t *remotes;            /* theirs */
     pthread_mutex_t mutex;          /* guards the event queue */
@@ -58,7 +59,11 @@ struct nws_avahi_t {
     void *arg;                      /* for wake */
 };
 
+#define S_RETRY_SECS 2
+
 static void s_client_start (nws_avahi_t *self);
+static void s_on_reconnect (AvahiTimeout *timer, void *arg);
+static void s_set_timer (nws_avahi_t *self, int secs, AvahiTimeoutCallback callback);
 static void s_advert_commit (s_advert_t *advert);
 
 static uint32_t
@@ -440,16 +445,24 @@ s_on_client (AvahiClient *client, AvahiClientState state, void *arg)
     }
 }
 
+//  Creates the client. NO_FAIL covers an absent avahi-daemon, not an
+//  absent D-Bus: then try again every few seconds, saying so once.
 static void
 s_client_start (nws_avahi_t *self)
 {
     int error = 0;
     AvahiClient *client = avahi_client_new (avahi_threaded_poll_get (self->poll),
                                             AVAHI_CLIENT_NO_FAIL, s_on_client, self, &error);
-    if (!client)
-        nws_error ("avahi_client_new: %s", avahi_strerror (error));
-    else
+    if (client) {
         self->client = client;
+        self->retrying = 0;
+        return;
+    }
+    if (!self->retrying)
+        nws_warn ("cannot reach avahi-daemon (%s); trying again every %d s",
+                  avahi_strerror (error), S_RETRY_SECS);
+    self->retrying = 1;
+    s_set_timer (self, S_RETRY_SECS, s_on_reconnect);
 }
 
 nws_avahi_t *
@@ -468,11 +481,14 @@ nws_avahi_new (uint16_t port, void (*wake) (void *arg), void *arg)
         nws_avahi_destroy (&self);
         return NULL;
     }
-    s_client_start (self);
-    if (!self->client || avahi_threaded_poll_start (self->poll) < 0) {
+    if (avahi_threaded_poll_start (self->poll) < 0) {
+        nws_error ("avahi_threaded_poll_start failed");
         nws_avahi_destroy (&self);
         return NULL;
     }
+    avahi_threaded_poll_lock (self->poll);
+    s_client_start (self);
+    avahi_threaded_poll_unlock (self->poll);
     return self;
 }
 

@@ -42,6 +42,24 @@ compile() {
     cmake --build "$build" -j "$(nproc)"
 }
 
+# nws-discovery needs avahi-daemon, which needs the system D-Bus; on a
+# machine without an init system neither runs, so start them (as root).
+# NWS_AVAHI=0 skips this (and keeps DNS-SD traffic off the network).
+services() {
+    [ "${NWS_AVAHI:-1}" != 0 ] && [ "$(id -u)" -eq 0 ] || return 0
+    if ! dbus-send --system --print-reply --dest=org.freedesktop.DBus / \
+            org.freedesktop.DBus.GetId >/dev/null 2>&1; then
+        say "starting the system D-Bus"
+        mkdir -p /run/dbus && rm -f /run/dbus/pid
+        dbus-daemon --system --fork
+    fi
+    if ! avahi-daemon --check 2>/dev/null; then
+        say "starting avahi-daemon"
+        rm -f /run/avahi-daemon/pid
+        avahi-daemon --daemonize
+    fi
+}
+
 # Runs hub, gateway and (when built) discovery as separate processes.
 # A process that dies is restarted after a second; Ctrl-C or SIGTERM
 # stops them all.
@@ -79,7 +97,7 @@ supervise() {
 case "${1:-}" in
     setup) setup $build_pkgs $run_pkgs $test_pkgs ;;
     build) setup $build_pkgs; compile ;;
-    run)   shift; setup $build_pkgs $run_pkgs; compile; supervise "$@" ;;
+    run)   shift; setup $build_pkgs $run_pkgs; compile; services; supervise "$@" ;;
     test)  shift; setup $build_pkgs $run_pkgs $test_pkgs; compile
            cd "$build" && ctest --output-on-failure --timeout 300 "$@" ;;
     *)     sed -n '2,9p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 2 ;;

@@ -16,6 +16,7 @@
 #include "nws_listener.h"
 #include "nws_log.h"
 #include "nws_room.h"
+#include "nws_static.h"
 
 typedef struct {
     uint64_t accepted;              /* WebSocket handshakes completed */
@@ -51,6 +52,7 @@ struct nws_gateway_t {
 #define S_PROTOCOL_LISTEN  "nws-listen"
 #define S_PROTOCOL_HUB     "nws-hub"
 #define S_CLOSE_GRACE_SECS 5        /* to send a close frame to a stuck reader */
+#define S_BATCH_BYTES 65536         /* most bytes of small frames sent in one write */
 
 static nws_gateway_t *
 s_gateway (struct lws *wsi)
@@ -240,11 +242,36 @@ s_session_receive (nws_gateway_t *self, nws_session_t *session, struct lws *wsi,
     return 0;
 }
 
-//  Writes one queued frame (lws allows one write per WRITEABLE callback).
+//  Writes the WebSocket header of a final, unmasked server frame. Returns
+//  its length (2, 4 or 10 bytes).
+static size_t
+s_frame_header (uint8_t *out, const nws_frame_t *frame)
+{
+    out [0] = 0x80 | (frame->kind == NWS_KIND_BINARY ? 0x2 : 0x1);
+    if (frame->len < 126) {
+        out [1] = (uint8_t) frame->len;
+        return 2;
+    }
+    if (frame->len <= 0xFFFF) {
+        out [1] = 126;
+        out [2] = (uint8_t) (frame->len >> 8);
+        out [3] = (uint8_t) frame->len;
+        return 4;
+    }
+    out [1] = 127;
+    for (int i = 0; i < 8; i++)
+        out [2 + i] = (uint8_t) ((uint64_t) frame->len >> (56 - 8 * i));
+    return 10;
+}
+
+//  Writes queued frames: lws allows one write per WRITEABLE callback, so
+//  small frames are framed here and sent together in one write (one
+//  syscall for many messages); a lone or large frame goes as it is.
 //  Returns -1 to close the connection.
 static int
 s_session_writeable (nws_session_t *session, struct lws *wsi)
 {
+    static uint8_t batch [LWS_PRE + S_BATCH_BYTES];
     if (session->state == NWS_SESSION_CLOSING) {
         const char *reason = session->close_reason;
         lws_close_reason (wsi, session->close_code, (unsigned char *) reason, strlen (reason));
@@ -253,11 +280,26 @@ s_session_writeable (nws_session_t *session, struct lws *wsi)
     nws_frame_t *frame = nws_queue_peek (&session->queue);
     if (!frame)
         return 0;
-    enum lws_write_protocol kind = frame->kind == NWS_KIND_BINARY ? LWS_WRITE_BINARY
-                                                                    : LWS_WRITE_TEXT;
-    if (lws_write (wsi, nws_frame_payload (frame), frame->len, kind) < (int) frame->len)
-        return -1;
-    nws_queue_pop (&session->queue);
+    if (session->queue.count == 1 || frame->len > S_BATCH_BYTES / 4) {
+        enum lws_write_protocol kind = frame->kind == NWS_KIND_BINARY ? LWS_WRITE_BINARY
+                                                                        : LWS_WRITE_TEXT;
+        if (lws_write (wsi, nws_frame_payload (frame), frame->len, kind) < (int) frame->len)
+            return -1;
+        nws_queue_pop (&session->queue);
+    }
+    else {
+        size_t used = 0;
+        uint8_t *out = batch + LWS_PRE;
+        while (frame && used + 10 + frame->len <= S_BATCH_BYTES) {
+            used += s_frame_header (out + used, frame);
+            memcpy (out + used, nws_frame_payload (frame), frame->len);
+            used += frame->len;
+            nws_queue_pop (&session->queue);
+            frame = nws_queue_peek (&session->queue);
+        }
+        if (lws_write (wsi, out, used, LWS_WRITE_RAW) < (int) used)
+            return -1;
+    }
     if (session->queue.count)
         lws_callback_on_writable (wsi);
     return 0;
@@ -426,6 +468,12 @@ s_on_http (nws_gateway_t *self, struct lws *wsi, const char *path)
 {
     nws_channel_t channel;
     const char *why = NULL;
+    const nws_static_file_t *file = nws_static_lookup (path);
+    if (file) {
+        int status = nws_static_check (wsi, file, &why);
+        return status ? s_http_error (self, wsi, status, why)
+                      : nws_static_respond (wsi, file, nws_listener_port (self->listener));
+    }
     if (strcmp (path, "/") == 0 || strcmp (path, "/status") == 0) {
         if (!s_is_get (wsi))
             return s_http_error (self, wsi, 405, "use GET");

@@ -30,7 +30,10 @@ typedef struct {
     uint64_t closed_slow;           /* clients closed with NWS_CLOSE_SLOW */
     uint64_t closed_gap;            /* clients closed with NWS_CLOSE_GAP */
     uint64_t gaps;                  /* sequence gaps seen on the hub */
-    uint64_t http_errors;           /* HTTP requests answered 4xx */
+    uint64_t http_errors;           /* HTTP requests answered 4xx or 5xx */
+    uint64_t refused_clients;       /* upgrades refused: --max-clients */
+    uint64_t refused_address;       /* upgrades refused: --max-clients-per-address */
+    uint64_t refused_channels;      /* upgrades refused: --max-channels */
 } s_counters_t;
 
 struct nws_gateway_t {
@@ -41,11 +44,13 @@ struct nws_gateway_t {
     nws_listener_t *listener;       /* our SO_REUSEPORT socket */
     nws_hublink_t *hub;             /* PUB/SUB on the hub */
     zhashx_t *rooms;                /* topic -> nws_room_t */
+    zhashx_t *peers;                /* peer address -> clients from it, as a pointer */
     uint32_t next_id;               /* for session ids */
     uint32_t connections;           /* sockets open, HTTP or WebSocket */
     uint32_t sessions;              /* WebSockets open */
     s_counters_t counters;          /* see above */
     int64_t started;                /* zclock_mono at start, ms */
+    lws_retry_bo_t idle_policy;     /* ping and idle timeouts */
 };
 
 #define S_PROTOCOL_MAIN    "nws"
@@ -97,6 +102,25 @@ s_room_release (nws_gateway_t *self, nws_room_t *room)
     nws_debug ("room %s closed", room->key);
     zhashx_delete (self->rooms, room->key);
     nws_room_destroy (&room);
+}
+
+//  ---------------------------------------------------------------------
+//  Clients per peer address
+
+static size_t
+s_peer_count (nws_gateway_t *self, const char *peer)
+{
+    return (size_t) (uintptr_t) zhashx_lookup (self->peers, peer);
+}
+
+static void
+s_peer_adjust (nws_gateway_t *self, const char *peer, int delta)
+{
+    size_t count = s_peer_count (self, peer) + (size_t) delta;
+    if (count)
+        zhashx_update (self->peers, peer, (void *) (uintptr_t) count);
+    else
+        zhashx_delete (self->peers, peer);
 }
 
 //  ---------------------------------------------------------------------
@@ -175,6 +199,10 @@ s_session_leave (nws_gateway_t *self, nws_session_t *session)
         }
         session->room = NULL;
         s_room_release (self, room);
+    }
+    if (session->peer [0]) {
+        s_peer_adjust (self, session->peer, -1);
+        session->peer [0] = '\0';
     }
     nws_queue_clear (&session->queue);
     nws_frame_unref (&session->rx);
@@ -354,6 +382,68 @@ s_is_get (struct lws *wsi)
     return lws_hdr_total_length (wsi, WSI_TOKEN_GET_URI) > 0;
 }
 
+//  Every counter once, for /status and /metrics alike.
+static const struct {
+    const char *name;               /* JSON key; Prometheus nws_<name>_total */
+    const char *help;               /* Prometheus HELP */
+} s_counter_info [] = {
+    { "accepted", "WebSocket handshakes completed" },
+    { "refused_full", "connections closed at once: over --max-clients" },
+    { "refused_clients", "upgrades refused with 503: --max-clients" },
+    { "refused_address", "upgrades refused with 429: --max-clients-per-address" },
+    { "refused_channels", "upgrades refused with 503: --max-channels" },
+    { "messages_in", "messages received from clients" },
+    { "deliveries", "messages queued to clients" },
+    { "hub_messages", "messages of other origins from the hub" },
+    { "unrouted", "hub messages for channels without clients here" },
+    { "proxy_ignored", "messages sent by proxy links, which only read" },
+    { "closed_too_big", "clients closed with 1009: message over --max-message" },
+    { "closed_slow", "clients closed with 4001: send queue full" },
+    { "closed_gap", "clients closed with 4002: messages lost upstream" },
+    { "gaps", "sequence gaps seen on hub messages" },
+    { "http_errors", "HTTP requests answered with an error status" },
+    { "hub_published", "messages published to the hub" },
+    { "hub_publish_failed", "messages the hub socket refused" },
+    { "hub_malformed", "malformed messages received from the hub" },
+    { "hub_sync_timeouts", "channel subscriptions the hub did not confirm in time" },
+};
+#define S_COUNTER_COUNT (sizeof s_counter_info / sizeof s_counter_info [0])
+
+static void
+s_counter_values (nws_gateway_t *self, uint64_t *values)
+{
+    nws_hublink_stats_t hub;
+    nws_hublink_stats (self->hub, &hub);
+    s_counters_t *c = &self->counters;
+    uint64_t all [] = {
+        c->accepted, c->refused_full, c->refused_clients, c->refused_address,
+        c->refused_channels, c->messages_in, c->deliveries, c->hub_messages, c->unrouted,
+        c->proxy_ignored, c->closed_too_big, c->closed_slow, c->closed_gap, c->gaps,
+        c->http_errors, hub.published, hub.publish_failed, hub.malformed, hub.sync_timeouts,
+    };
+    _Static_assert (sizeof all / sizeof all [0] == S_COUNTER_COUNT, "one value per counter");
+    memcpy (values, all, sizeof all);
+}
+
+//  Prometheus text format, version 0.0.4.
+static void
+s_metrics (nws_gateway_t *self, nws_text_t *out)
+{
+    uint64_t values [S_COUNTER_COUNT];
+    s_counter_values (self, values);
+    for (size_t i = 0; i < S_COUNTER_COUNT; i++)
+        nws_text_printf (out, "# HELP nws_%s_total %s\n# TYPE nws_%s_total counter\n"
+                         "nws_%s_total %llu\n", s_counter_info [i].name, s_counter_info [i].help,
+                         s_counter_info [i].name, s_counter_info [i].name,
+                         (unsigned long long) values [i]);
+    nws_text_printf (out, "# HELP nws_clients WebSocket clients connected\n# TYPE nws_clients gauge\n"
+                     "nws_clients %u\n# HELP nws_connections sockets open\n"
+                     "# TYPE nws_connections gauge\nnws_connections %u\n"
+                     "# HELP nws_channels channels with clients here\n# TYPE nws_channels gauge\n"
+                     "nws_channels %zu\n", self->sessions, self->connections,
+                     zhashx_size (self->rooms));
+}
+
 //  Adds ,"key":<object> from a JSON file that another nws process keeps in
 //  the runtime directory (nws-hub's counters, nws-discovery's adverts and
 //  links), or null when it is missing or not an object.
@@ -376,9 +466,6 @@ s_status_embed (nws_gateway_t *self, nws_text_t *out, const char *key, const cha
 static void
 s_status_json (nws_gateway_t *self, nws_text_t *out)
 {
-    nws_hublink_stats_t hub;
-    nws_hublink_stats (self->hub, &hub);
-    s_counters_t *c = &self->counters;
     nws_text_printf (out, "{\"version\":\"%s\",\"gateway\":{\"pid\":%d,\"instance\":\"%08x\","
                      "\"port\":%u,\"uptime_ms\":%lld},\"connections\":%u,\"clients\":%u,"
                      "\"channels\":[",
@@ -394,20 +481,13 @@ s_status_json (nws_gateway_t *self, nws_text_t *out)
                          room->clients, room->proxies, (unsigned long long) room->messages);
         sep = ",";
     }
-    nws_text_printf (out, "],\"counters\":{\"accepted\":%llu,\"refused_full\":%llu,"
-                     "\"messages_in\":%llu,\"deliveries\":%llu,\"hub_messages\":%llu,"
-                     "\"unrouted\":%llu,\"proxy_ignored\":%llu,\"closed_too_big\":%llu,"
-                     "\"closed_slow\":%llu,\"closed_gap\":%llu,\"gaps\":%llu,"
-                     "\"http_errors\":%llu,\"hub_published\":%llu,\"hub_publish_failed\":%llu,"
-                     "\"hub_malformed\":%llu,\"hub_sync_timeouts\":%llu}",
-                     (unsigned long long) c->accepted, (unsigned long long) c->refused_full,
-                     (unsigned long long) c->messages_in, (unsigned long long) c->deliveries,
-                     (unsigned long long) c->hub_messages, (unsigned long long) c->unrouted,
-                     (unsigned long long) c->proxy_ignored, (unsigned long long) c->closed_too_big,
-                     (unsigned long long) c->closed_slow, (unsigned long long) c->closed_gap,
-                     (unsigned long long) c->gaps, (unsigned long long) c->http_errors,
-                     (unsigned long long) hub.published, (unsigned long long) hub.publish_failed,
-                     (unsigned long long) hub.malformed, (unsigned long long) hub.sync_timeouts);
+    nws_text_printf (out, "],\"counters\":{");
+    uint64_t values [S_COUNTER_COUNT];
+    s_counter_values (self, values);
+    for (size_t i = 0; i < S_COUNTER_COUNT; i++)
+        nws_text_printf (out, "%s\"%s\":%llu", i ? "," : "", s_counter_info [i].name,
+                         (unsigned long long) values [i]);
+    nws_text_printf (out, "}");
     s_status_embed (self, out, "hub", "hub.json");
     s_status_embed (self, out, "discovery", "discovery.json");
     nws_text_printf (out, "}\n");
@@ -474,19 +554,25 @@ s_on_http (nws_gateway_t *self, struct lws *wsi, const char *path)
         return status ? s_http_error (self, wsi, status, why)
                       : nws_static_respond (wsi, file, nws_listener_port (self->listener));
     }
-    if (strcmp (path, "/") == 0 || strcmp (path, "/status") == 0) {
+    static const struct {
+        const char *path;           /* exact */
+        const char *type;           /* Content-Type */
+        void (*render) (nws_gateway_t *, nws_text_t *);
+    } pages [] = {
+        { "/", "text/html; charset=utf-8", s_status_html },
+        { "/status", "application/json", s_status_json },
+        { "/metrics", "text/plain; version=0.0.4; charset=utf-8", s_metrics },
+    };
+    for (size_t i = 0; i < sizeof pages / sizeof pages [0]; i++) {
+        if (strcmp (path, pages [i].path) != 0)
+            continue;
         if (!s_is_get (wsi))
             return s_http_error (self, wsi, 405, "use GET");
         if (!nws_http_peer_is_loopback (wsi))
             return s_http_error (self, wsi, 403, "the status pages are open to this host only");
         nws_text_t body = { 0 };
-        int json = path [1] != '\0';
-        if (json)
-            s_status_json (self, &body);
-        else
-            s_status_html (self, &body);
-        int rc = nws_http_respond (wsi, 200, json ? "application/json" : "text/html; charset=utf-8",
-                                   NULL, &body);
+        pages [i].render (self, &body);
+        int rc = nws_http_respond (wsi, 200, pages [i].type, NULL, &body);
         nws_text_free (&body);
         return rc;
     }
@@ -513,9 +599,30 @@ s_on_confirm_upgrade (nws_gateway_t *self, struct lws *wsi)
         lws_hdr_copy (wsi, path, sizeof path, WSI_TOKEN_GET_URI);
         status = s_channel_check (wsi, path, &channel, &why);
     }
+    char peer [48];
     if (status == 0 && self->sessions >= self->config.max_clients) {
+        self->counters.refused_clients++;
         status = 503;
-        why = "too many clients";
+        why = "too many clients on this gateway";
+    }
+    //  Local programs are this machine's own; the per-address limit is for
+    //  strangers on the LAN.
+    if (status == 0 && !nws_http_peer_is_loopback (wsi)
+    &&  nws_http_peer_address (wsi, peer, sizeof peer) == 0
+    &&  s_peer_count (self, peer) >= self->config.max_per_address) {
+        self->counters.refused_address++;
+        status = 429;
+        why = "too many clients from your address";
+    }
+    if (status == 0 && zhashx_size (self->rooms) >= self->config.max_channels) {
+        char key [NWS_TOPIC_MAX + 1];
+        int len = nws_channel_topic (&channel, key, sizeof key - 1);
+        key [len] = '\0';
+        if (!zhashx_lookup (self->rooms, key)) {
+            self->counters.refused_channels++;
+            status = 503;
+            why = "too many channels on this gateway";
+        }
     }
     if (status == 0)
         return 0;
@@ -551,6 +658,10 @@ s_on_filter (nws_gateway_t *self, nws_session_t *session, struct lws *wsi)
         return -1;
     session->is_proxy = channel.scope == NWS_SCOPE_BROADCAST && s_is_proxy_link (wsi);
     session->room = room;
+    if (nws_http_peer_address (wsi, session->peer, sizeof session->peer) == 0)
+        s_peer_adjust (self, session->peer, +1);
+    else
+        session->peer [0] = '\0';
     session->joining = 1;
     room->joining++;
     return 0;
@@ -678,7 +789,8 @@ nws_gateway_new (const nws_gateway_config_t *config)
         if (getrandom (&self->instance, sizeof self->instance, 0) != sizeof self->instance)
             self->instance = (uint32_t) getpid () ^ (uint32_t) zclock_usecs ();
     self->rooms = zhashx_new ();
-    if (!self->rooms)
+    self->peers = zhashx_new ();
+    if (!self->rooms || !self->peers)
         goto fail;
     self->listener = nws_listener_new (config->bind, (uint16_t) config->port);
     if (!self->listener)
@@ -697,6 +809,11 @@ nws_gateway_new (const nws_gateway_config_t *config)
                  | LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
     info.timeout_secs = NWS_DEFAULT_HANDSHAKE_SECS;
     info.vhost_name = "nws";
+    //  lws pings a client that said nothing for ping_secs and drops one
+    //  that said nothing (a pong counts) for idle_secs.
+    self->idle_policy.secs_since_valid_ping = (uint16_t) config->ping_secs;
+    self->idle_policy.secs_since_valid_hangup = (uint16_t) config->idle_secs;
+    info.retry_and_idle_policy = &self->idle_policy;
     self->context = lws_create_context (&info);
     if (!self->context) {
         nws_error ("lws_create_context failed");
@@ -771,6 +888,7 @@ nws_gateway_destroy (nws_gateway_t **self_p)
     nws_hublink_destroy (&self->hub);
     nws_listener_destroy (&self->listener);
     zhashx_destroy (&self->rooms);
+    zhashx_destroy (&self->peers);
     free (self);
     *self_p = NULL;
 }

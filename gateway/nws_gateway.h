@@ -23,7 +23,11 @@ typedef struct {
     uint64_t max_message;           /* bytes; larger closes the sender (1009) */
     uint64_t queue_msgs;            /* per-client send queue, messages */
     uint64_t queue_bytes;           /* per-client send queue, bytes */
-    uint64_t max_clients;           /* connections refused beyond this */
+    uint64_t max_clients;           /* WebSocket clients, 503 beyond */
+    uint64_t max_per_address;       /* WebSocket clients per peer address, 429 beyond */
+    uint64_t max_channels;          /* channels with clients here, 503 beyond */
+    uint64_t ping_secs;             /* ping a client silent this long */
+    uint64_t idle_secs;             /* drop a client silent this long (pongs count) */
     uint64_t sync_ms;               /* wait for a new subscription, at most */
 } nws_gateway_config_t;
 

@@ -19,6 +19,7 @@ s_reason (int status)
         case 404: return "Not Found";
         case 405: return "Method Not Allowed";
         case 500: return "Internal Server Error";
+        case 429: return "Too Many Requests";
         case 503: return "Service Unavailable";
         default: return "Error";
     }
@@ -69,6 +70,24 @@ nws_http_error (struct lws *wsi, int status, const char *why)
     int rc = nws_http_respond (wsi, status, "text/plain; charset=utf-8", extra, &body);
     nws_text_free (&body);
     return rc;
+}
+
+int
+nws_http_peer_address (struct lws *wsi, char *buf, size_t cap)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    if (getpeername (lws_get_socket_fd (wsi), (struct sockaddr *) &ss, &len) < 0)
+        return -1;
+    if (ss.ss_family == AF_INET)
+        return inet_ntop (AF_INET, &((struct sockaddr_in *) &ss)->sin_addr, buf,
+                          (socklen_t) cap) ? 0 : -1;
+    if (ss.ss_family != AF_INET6)
+        return -1;
+    const struct in6_addr *a = &((const struct sockaddr_in6 *) &ss)->sin6_addr;
+    if (IN6_IS_ADDR_V4MAPPED (a))
+        return inet_ntop (AF_INET, a->s6_addr + 12, buf, (socklen_t) cap) ? 0 : -1;
+    return inet_ntop (AF_INET6, a, buf, (socklen_t) cap) ? 0 : -1;
 }
 
 int

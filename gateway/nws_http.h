@@ -22,6 +22,10 @@ int nws_http_respond (struct lws *wsi, int status, const char *content_type,
     LWS_CALLBACK_HTTP_CONFIRM_UPGRADE, return 1 instead when it is 0.  */
 int nws_http_error (struct lws *wsi, int status, const char *why);
 
+/*  Writes the peer's address as text (IPv4-mapped IPv6 as plain IPv4).
+    Returns 0, or -1 if it cannot be had.  */
+int nws_http_peer_address (struct lws *wsi, char *buf, size_t cap);
+
 /*  1 if the connection's peer has a loopback address (127/8, ::1 or
     IPv4-mapped 127/8), judged on the socket, not on any header.  */
 int nws_http_peer_is_loopback (struct lws *wsi);

@@ -37,6 +37,7 @@ struct nws_session_t {
     int is_proxy;                   /* a peer proxy's link */
     nws_frame_t *rx;                /* message being reassembled, or NULL */
     nws_queue_t queue;              /* frames waiting to be written */
+    char peer [48];                 /* peer address, counted in the gateway's table */
     uint16_t close_code;            /* when CLOSING */
     const char *close_reason;       /* when CLOSING, static */
 };

@@ -10,7 +10,10 @@
 #define NWS_DEFAULT_QUEUE_MSGS    4096                 /* per-client send queue */
 #define NWS_DEFAULT_QUEUE_BYTES   (64 * 1024 * 1024)   /* per-client send queue */
 #define NWS_DEFAULT_MAX_CLIENTS   10000                /* per gateway process */
-#define NWS_DEFAULT_PING_SECS     30                   /* ws ping interval */
+#define NWS_DEFAULT_MAX_PER_ADDRESS 1000               /* clients from one address */
+#define NWS_DEFAULT_MAX_CHANNELS  10000                /* per gateway process */
+#define NWS_DEFAULT_PING_SECS     30                   /* ping a silent client */
+#define NWS_DEFAULT_IDLE_SECS     75                   /* drop a silent client */
 #define NWS_DEFAULT_HANDSHAKE_SECS 10                  /* HTTP/upgrade timeout */
 
 /*  Hub high-water marks, in messages per pipe. Large on purpose: a gateway

@@ -33,8 +33,9 @@
          "dropped_by_reason":{"frame_count":N,...},"channels":N,
          "interest":N,"endpoints":{"in":[...],"out":[...]}}
     written to a temporary file and renamed (readers never see half a
-    file), at most every S_STATUS_MS and only after a change, first just
-    before ready; removed when the hub is destroyed.
+    file), at most 5 times a second and only after a change, first just
+    before ready; removed when the hub is destroyed. "interest" counts the
+    channels gateways mark (broadcast channels with clients of their own).
 
     Single-threaded: all calls from the thread that created the hub.
 */

@@ -149,7 +149,8 @@ function processesWith(needle) {
 export class World {
     constructor(label) {
         fs.mkdirSync(OUT, { recursive: true });
-        this.dir = fs.mkdtempSync(path.join(os.tmpdir(), `nws-browser-${label}-`));
+        reapLeftovers();
+        this.dir = fs.mkdtempSync(path.join(os.tmpdir(), `nws-browser-${process.pid}-${label}-`));
         this.runtimeDir = path.join(this.dir, "run");
         fs.mkdirSync(this.runtimeDir, { mode: 0o700 });
         this.procs = [];
@@ -215,6 +216,9 @@ export class World {
             headless: true,
             args: CHROMIUM_FLAGS,
             viewport: { width: 1280, height: 800 },
+            // Chromium's crash database and caches go to our temp dir too.
+            env: { ...process.env, HOME: this.dir, XDG_CONFIG_HOME: path.join(this.dir, "config"),
+                   XDG_CACHE_HOME: path.join(this.dir, "cache") },
             timeout: 30000,
         });
         this.context.setDefaultTimeout(WAIT_MS);
@@ -272,6 +276,17 @@ export class World {
         fs.rmSync(this.dir, { recursive: true, force: true });
         if (problems.length)
             throw new Error(problems.join("\n"));
+    }
+}
+
+// Removes the temporary dirs of test processes that died without
+// cleaning up (their processes died with them; see the top of this file).
+function reapLeftovers() {
+    for (const entry of fs.readdirSync(os.tmpdir())) {
+        const match = /^nws-browser-([0-9]+)-/.exec(entry);
+        if (!match || Number(match[1]) === process.pid || fs.existsSync(`/proc/${match[1]}`))
+            continue;
+        fs.rmSync(path.join(os.tmpdir(), entry), { recursive: true, force: true });
     }
 }
 

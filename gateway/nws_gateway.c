@@ -551,7 +551,9 @@ s_on_http (nws_gateway_t *self, struct lws *wsi, const char *path)
     const nws_static_file_t *file = nws_static_lookup (path);
     if (file) {
         int status = nws_static_check (wsi, file, &why);
-        return status ? s_http_error (self, wsi, status, why)
+        if (status)
+            self->counters.http_errors++;
+        return status ? nws_http_error_allow (wsi, status, why, "GET, HEAD")
                       : nws_static_respond (wsi, file, nws_listener_port (self->listener));
     }
     static const struct {
@@ -568,8 +570,9 @@ s_on_http (nws_gateway_t *self, struct lws *wsi, const char *path)
             continue;
         if (!s_is_get (wsi))
             return s_http_error (self, wsi, 405, "use GET");
-        if (!nws_http_peer_is_loopback (wsi))
-            return s_http_error (self, wsi, 403, "the status pages are open to this host only");
+        if (!nws_http_request_is_local (wsi))
+            return s_http_error (self, wsi, 403,
+                                 "the status pages are open to this host only, by a local name");
         nws_text_t body = { 0 };
         pages [i].render (self, &body);
         int rc = nws_http_respond (wsi, 200, pages [i].type, NULL, &body);

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 
 static const char *
@@ -62,14 +63,44 @@ nws_http_respond (struct lws *wsi, int status, const char *content_type,
 }
 
 int
-nws_http_error (struct lws *wsi, int status, const char *why)
+nws_http_error_allow (struct lws *wsi, int status, const char *why, const char *allow)
 {
     nws_text_t body = { 0 };
+    char extra [64];
     nws_text_printf (&body, "%d %s: %s\n", status, s_reason (status), why);
-    const char *extra = status == 405 ? "allow: GET\r\n" : NULL;
-    int rc = nws_http_respond (wsi, status, "text/plain; charset=utf-8", extra, &body);
+    snprintf (extra, sizeof extra, "allow: %s\r\n", allow);
+    int rc = nws_http_respond (wsi, status, "text/plain; charset=utf-8",
+                               status == 405 ? extra : NULL, &body);
     nws_text_free (&body);
     return rc;
+}
+
+int
+nws_http_error (struct lws *wsi, int status, const char *why)
+{
+    return nws_http_error_allow (wsi, status, why, "GET");
+}
+
+int
+nws_http_request_is_local (struct lws *wsi)
+{
+    if (!nws_http_peer_is_loopback (wsi))
+        return 0;
+    char host [128];
+    int len = lws_hdr_total_length (wsi, WSI_TOKEN_HOST);
+    if (len <= 0)
+        return 1;
+    if (len >= (int) sizeof host || lws_hdr_copy (wsi, host, sizeof host, WSI_TOKEN_HOST) < 0)
+        return 0;
+    //  Drop ":port", but not the colons of "[::1]".
+    char *colon = strrchr (host, ':');
+    if (colon && (host [0] != '[' || colon > strchr (host, ']')))
+        *colon = '\0';
+    if (strcasecmp (host, "localhost") == 0 || strcasecmp (host, "localhost.") == 0
+    ||  strcmp (host, "[::1]") == 0)
+        return 1;
+    struct in_addr v4;
+    return inet_pton (AF_INET, host, &v4) == 1 && (ntohl (v4.s_addr) >> 24) == 127;
 }
 
 int

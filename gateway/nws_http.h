@@ -22,6 +22,15 @@ int nws_http_respond (struct lws *wsi, int status, const char *content_type,
     LWS_CALLBACK_HTTP_CONFIRM_UPGRADE, return 1 instead when it is 0.  */
 int nws_http_error (struct lws *wsi, int status, const char *why);
 
+/*  The same, with the methods a 405 names in its Allow header.  */
+int nws_http_error_allow (struct lws *wsi, int status, const char *why, const char *allow);
+
+/*  1 if the request comes from this host and names it: a loopback peer
+    (judged on the socket) and a Host header, if any, of localhost,
+    127.x.x.x or [::1]. The Host check stops DNS rebinding: a page of a
+    name that resolves to 127.0.0.1 is not a local page.  */
+int nws_http_request_is_local (struct lws *wsi);
+
 /*  Writes the peer's address as text (IPv4-mapped IPv6 as plain IPv4).
     Returns 0, or -1 if it cannot be had.  */
 int nws_http_peer_address (struct lws *wsi, char *buf, size_t cap);

@@ -80,7 +80,7 @@ nws_static_check (struct lws *wsi, const nws_static_file_t *file, const char **w
         *why = "use GET";
         return 405;
     }
-    if (file->loopback_only && !nws_http_peer_is_loopback (wsi)) {
+    if (file->loopback_only && !nws_http_request_is_local (wsi)) {
         *why = "the console is open to this host only";
         return 403;
     }

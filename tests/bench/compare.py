@@ -405,10 +405,12 @@ def run_pair(runner, workload, targets, rounds, seconds, quick):
             status = result.get("status")
             if status != "ok":
                 runner.failures.append((workload.key, name, status))
-            say("%s round %d/%d %s: %s %s%s" % (
+            say("%s round %d/%d %s: %s %s (server CPU %s, bench %s, others %s)%s" % (
                 workload.key, r + 1, rounds, name,
                 human(figure * workload.scale if isinstance(figure, float) else None, workload.fmt),
                 workload.unit if workload.fmt == "rate" else "",
+                human(result.get("server_cpu_pct"), "pct"), human(result.get("cpu_pct"), "pct"),
+                human(result.get("other_cpu_pct"), "pct"),
                 "" if status == "ok" else "  ** status=%s **" % status))
     return results
 
@@ -574,8 +576,14 @@ def main():
             for r in results:
                 for key in ("lost", "dup", "reordered", "undelivered", "foreign", "refused", "dropped"):
                     errors[key] = errors.get(key, 0) + int(r.get(key, 0) or 0)
+    others = median([r.get("other_cpu_pct") for _, res in costs for results in res.values()
+                     for r in results if isinstance(r.get("other_cpu_pct"), float)])
     print()
     print("Integrity over every run: %s." % ", ".join("%d %s" % (v, k) for k, v in sorted(errors.items())))
+    if others is not None and others > 25:
+        print()
+        print("Note: other processes used %.0f %% of one core (median) while the clock ran: the "
+              "machine was busy, so these figures are noisier than usual." % others)
     if runner.failures:
         print()
         print("FAILED runs: %s" % "; ".join("%s on %s: %s" % f for f in runner.failures))

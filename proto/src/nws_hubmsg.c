@@ -6,6 +6,20 @@
 
 #define S_MAX_FRAMES 3
 
+//  Receives a frame after the first of a multipart message. It is there
+//  (libzmq delivers a message whole), but libzmq may still fail with EINTR
+//  when a signal comes as it checks its command pipe: retried, since
+//  giving up would leave the rest of the message to be read as the next.
+static int
+s_recv_more (zmq_msg_t *frame, void *sock)
+{
+    int rc;
+    do
+        rc = zmq_msg_recv (frame, sock, 0);
+    while (rc < 0 && errno == EINTR);
+    return rc;
+}
+
 //  Discards the remaining frames of a multipart message.
 static void
 s_drain_rest (void *sock)
@@ -15,11 +29,22 @@ s_drain_rest (void *sock)
     while (zmq_getsockopt (sock, ZMQ_RCVMORE, &more, &size) == 0 && more) {
         zmq_msg_t junk;
         zmq_msg_init (&junk);
-        int rc = zmq_msg_recv (&junk, sock, 0);
+        int rc = s_recv_more (&junk, sock);
         zmq_msg_close (&junk);
         if (rc < 0)
             break;
     }
+}
+
+//  Sends one frame without blocking, retrying on EINTR: a later frame that
+//  gave up would leave a partial message for the next one to complete.
+static int
+s_send_frame (void *sock, const void *data, size_t len, int flags)
+{
+    while (zmq_send (sock, data, len, flags | ZMQ_DONTWAIT) < 0)
+        if (errno != EINTR)
+            return -errno;
+    return 0;
 }
 
 int
@@ -36,7 +61,9 @@ nws_hubmsg_recv (void *sock, nws_hubmsg_t *msg, int flags, const char **why)
             break;
         }
         zmq_msg_init (&frames [count]);
-        if (zmq_msg_recv (&frames [count], sock, count ? 0 : flags) < 0) {
+        int rc = count ? s_recv_more (&frames [count], sock)
+                       : zmq_msg_recv (&frames [count], sock, flags);
+        if (rc < 0) {
             int err = errno;
             zmq_msg_close (&frames [count]);
             while (count > 0)
@@ -95,12 +122,12 @@ nws_hubmsg_send (void *sock, const void *topic, size_t topic_len,
     uint8_t header [NWS_ENVELOPE_SIZE];
     nws_envelope_encode (env, header);
     //  libzmq queues a multipart message atomically: if the first frame is
-    //  accepted the rest are too, so a partial message is never sent.
-    if (zmq_send (sock, topic, topic_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
-        return -errno;
-    if (zmq_send (sock, header, sizeof header, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
-        return -errno;
-    if (zmq_send (sock, payload, len, ZMQ_DONTWAIT) < 0)
-        return -errno;
-    return 0;
+    //  accepted the rest are too (no EAGAIN), so a partial message is never
+    //  sent, as long as EINTR is retried.
+    int rc = s_send_frame (sock, topic, topic_len, ZMQ_SNDMORE);
+    if (rc == 0)
+        rc = s_send_frame (sock, header, sizeof header, ZMQ_SNDMORE);
+    if (rc == 0)
+        rc = s_send_frame (sock, payload, len, 0);
+    return rc;
 }

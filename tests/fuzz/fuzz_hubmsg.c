@@ -164,15 +164,31 @@ s_same_bytes (zmq_msg_t *msg, const uint8_t *data, size_t len)
         && (len == 0 || memcmp (zmq_msg_data (msg), data, len) == 0);
 }
 
-//  Nothing may be left on the receiving socket.
+//  Nothing may be left on the receiving socket. (libFuzzer's timer sends
+//  SIGALRM now and then, and libzmq may answer EINTR: asked again.)
 static void
 s_check_drained (void)
 {
     zmq_msg_t junk;
     zmq_msg_init (&junk);
-    int rc = zmq_msg_recv (&junk, s_in, ZMQ_DONTWAIT);
+    int rc;
+    do
+        rc = zmq_msg_recv (&junk, s_in, ZMQ_DONTWAIT);
+    while (rc < 0 && errno == EINTR);
     zmq_msg_close (&junk);
     FUZZ_CHECK (rc < 0 && errno == EAGAIN);
+}
+
+//  nws_hubmsg_recv, asked again on EINTR, which it may only return when it
+//  took nothing off the socket.
+static int
+s_recv (nws_hubmsg_t *msg, const char **why)
+{
+    int rc;
+    do
+        rc = nws_hubmsg_recv (s_in, msg, 0, why);
+    while (rc == -EINTR);
+    return rc;
 }
 
 int
@@ -207,16 +223,20 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     }
 
     //  The whole message through a socket.
-    for (int i = 0; i < count; i++)
-        FUZZ_CHECK (zmq_send (s_out, frame [i], frame_len [i],
-                              i + 1 < count ? ZMQ_SNDMORE : 0) == (int) frame_len [i]);
+    for (int i = 0; i < count; i++) {
+        int rc;
+        do
+            rc = zmq_send (s_out, frame [i], frame_len [i], i + 1 < count ? ZMQ_SNDMORE : 0);
+        while (rc < 0 && errno == EINTR);
+        FUZZ_CHECK (rc == (int) frame_len [i]);
+    }
     nws_envelope_t env;
     int want = count >= 2 && count <= 3
             && nws_channel_from_topic (frame [0], frame_len [0], &channel) == 0
             && (count == 2 || s_ref_envelope (frame [1], frame_len [1]) == 0);
     nws_hubmsg_t msg;
     const char *why = NULL;
-    int rc = nws_hubmsg_recv (s_in, &msg, 0, &why);
+    int rc = s_recv (&msg, &why);
     s_check_drained ();
     if (!want) {
         FUZZ_CHECK (rc == -EBADMSG && why && *why);
@@ -244,7 +264,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     FUZZ_CHECK (nws_hubmsg_send (s_out, frame [0], frame_len [0], &env,
                                  frame [count - 1], frame_len [count - 1]) == 0);
     nws_hubmsg_close (&msg);
-    rc = nws_hubmsg_recv (s_in, &msg, 0, &why);
+    rc = s_recv (&msg, &why);
     FUZZ_CHECK (rc == 0 && !msg.external);
     FUZZ_CHECK (msg.env.kind == env.kind && msg.env.flags == env.flags
                 && msg.env.origin == env.origin && msg.env.seq == env.seq);

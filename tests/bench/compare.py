@@ -425,6 +425,15 @@ def ratios(a, b):
     return [x / y if x is not None and y else None for x, y in zip(a, b)]
 
 
+def cpu_ratios(workload, slow, fast):
+    """Per round: server CPU per delivery (or connection) of `slow` / `fast`."""
+    key = "server_ns_per_conn" if "--mode" in workload.argv else "server_ns_per_delivery"
+
+    def per(results):
+        return [r.get(key) if r.get("status") == "ok" and r.get(key) else None for r in results]
+    return ratios(per(slow), per(fast))
+
+
 def fmt_ratio(values):
     values = [v for v in values if v is not None]
     if not values:
@@ -514,7 +523,8 @@ def main():
                 ok = ok and fa is not None and fa <= 1.10
                 extra = "; fairness %s vs %s" % (human(fa, "num"), human(fb, "num"))
             rows.append((w.label, w.unit, human(median(a), w.fmt), human(median(b), w.fmt),
-                         fmt_ratio(rs), w.target[0] + extra, "yes" if ok else "**no**"))
+                         fmt_ratio(rs), fmt_ratio(cpu_ratios(w, res["peer"], res["nws"])),
+                         w.target[0] + extra, "yes" if ok else "**no**"))
             costs.append((w, res))
         if not chosen or "gateways" in chosen:
             for t in targets:
@@ -525,7 +535,8 @@ def main():
             rs = ratios(two, one)
             ok = w.target[1](median(rs), None)
             rows.append((w.label, w.unit, "2 gateways: " + human(median(two), w.fmt),
-                         "(nws, 1 gateway: %s)" % human(median(one), w.fmt), fmt_ratio(rs), w.target[0],
+                         "(nws, 1 gateway: %s)" % human(median(one), w.fmt), fmt_ratio(rs),
+                         fmt_ratio(cpu_ratios(w, res["1 gateway"], res["2 gateways"])), w.target[0],
                          "yes" if ok else "**no**"))
             costs.append((w, {"nws": res["2 gateways"], "peer": res["1 gateway"]}))
     except KeyboardInterrupt:
@@ -539,10 +550,12 @@ def main():
 
     print()
     print("Machine: %s. Each ratio is nws / peer per round, median (min–max) of %d round%s, "
-          "A B alternating; figures are medians." % (desc, rounds, "" if rounds == 1 else "s"))
+          "A B alternating; figures are medians. \"CPU efficiency\" is the peer's server CPU per "
+          "delivery (or connection) over nws's: less sensitive to a busy machine than rates."
+          % (desc, rounds, "" if rounds == 1 else "s"))
     print()
-    print("| workload | figure | nws | Node `ws` peer | ratio | target | met |")
-    print("| --- | --- | --- | --- | --- | --- | --- |")
+    print("| workload | figure | nws | Node `ws` peer | ratio | CPU efficiency | target | met |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     for row in rows:
         print("| %s |" % " | ".join(row))
     print()

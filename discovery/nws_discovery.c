@@ -25,10 +25,21 @@
 #define S_STATUS_MS 1000            /* status file refresh */
 
 typedef struct {
+    char host [128];                /* address or name */
+    uint16_t port;                  /* gateway port */
+} s_peer_t;
+
+typedef struct {
     nws_channel_t channel;          /* from the advert's TXT path */
-    char address [64];              /* where its gateway listens */
-    uint16_t port;                  /* (see above) */
+    s_peer_t peer;                  /* where its gateway listens */
 } s_remote_t;
+
+static void
+s_peer_free (void **item_p)
+{
+    free (*item_p);
+    *item_p = NULL;
+}
 
 typedef struct {
     nws_channel_t channel;          /* a broadcast channel with local clients */
@@ -46,7 +57,9 @@ struct nws_discovery_t {
     nws_avahi_t *avahi;             /* DNS-SD, NULL with --no-avahi */
     zhashx_t *interest;             /* name -> s_interest_t */
     zhashx_t *remotes;              /* advert instance -> s_remote_t */
-    zhashx_t *links;                /* key -> nws_link_t */
+    zhashx_t *links;                /* "address:port channel" -> nws_link_t */
+    s_peer_t peers [NWS_OPT_LIST_MAX]; /* --peer, parsed */
+    int peer_count;                 /* peers used */
     lws_sorted_usec_list_t reset;   /* ends a hub reset */
     lws_sorted_usec_list_t status;  /* status file refresh */
     uint64_t published;             /* messages from links into the hub */
@@ -150,48 +163,74 @@ s_is_local_address (const char *address)
     return found;
 }
 
-//  Makes the link named key exist if wanted, and not otherwise.
+//  A link is named by what it connects: peer address, port and channel.
+//  Two adverts of one peer (a restarted peer's new one while its old one
+//  is still cached) or an advert of a static peer then share one link.
 static void
-s_link_want (nws_discovery_t *self, const char *key, const nws_channel_t *channel,
-             const char *address, uint16_t port, int wanted)
+s_link_key (char *key, size_t cap, const char *address, uint16_t port, const char *name)
 {
-    nws_link_t *link = zhashx_lookup (self->links, key);
-    if (wanted && !link) {
-        link = nws_link_new (self->context, self->vhost, key, channel, address, port,
-                             self->config.max_message, s_on_link_message, self);
-        if (link) {
-            zhashx_insert (self->links, key, link);
-            nws_info ("linking %s to %s:%u (%s)", channel->name, address, port, key);
-        }
-    }
-    else
-    if (!wanted && link) {
-        nws_info ("unlinking %s from %s:%u (%s)", channel->name, address, port, key);
-        zhashx_delete (self->links, key);
-        nws_link_close (&link);
+    snprintf (key, cap, "%s:%u %s", address, port, name);
+}
+
+//  Adds the peer to wanted (key -> peer) unless it is there already.
+static void
+s_want (zhashx_t *wanted, const char *address, uint16_t port, const char *name)
+{
+    char key [NWS_NAME_MAX + 200];
+    s_link_key (key, sizeof key, address, port, name);
+    if (!zhashx_lookup (wanted, key)) {
+        s_peer_t *peer = calloc (1, sizeof *peer);
+        if (!peer)
+            return;
+        snprintf (peer->host, sizeof peer->host, "%s", address);
+        peer->port = port;
+        zhashx_insert (wanted, key, peer);
     }
 }
 
-//  Brings the links of one channel in line with interest, adverts, peers.
+//  Brings the links of one channel in line with interest, adverts and
+//  static peers: a link per peer while the channel has local clients.
 static void
 s_reconcile (nws_discovery_t *self, const nws_channel_t *channel)
 {
-    int wanted = zhashx_lookup (self->interest, channel->name) != NULL;
-    char key [400];
-    for (s_remote_t *r = zhashx_first (self->remotes); r; r = zhashx_next (self->remotes))
-        if (strcmp (r->channel.name, channel->name) == 0) {
-            const char *instance = zhashx_cursor (self->remotes);
-            snprintf (key, sizeof key, "%s", instance);
-            s_link_want (self, key, channel, r->address, r->port, wanted);
-        }
-    for (int i = 0; i < self->config.peers.count; i++) {
-        char host [128];
-        uint16_t port;
-        if (nws_discovery_parse_peer (self->config.peers.items [i], host, sizeof host, &port))
-            continue;
-        snprintf (key, sizeof key, "peer %s:%u %s", host, port, channel->name);
-        s_link_want (self, key, channel, host, port, wanted);
+    zhashx_t *wanted = zhashx_new ();
+    if (!wanted)
+        return;
+    zhashx_set_destructor (wanted, s_peer_free);
+    if (zhashx_lookup (self->interest, channel->name)) {
+        for (s_remote_t *r = zhashx_first (self->remotes); r; r = zhashx_next (self->remotes))
+            if (strcmp (r->channel.name, channel->name) == 0)
+                s_want (wanted, r->peer.host, r->peer.port, channel->name);
+        for (int i = 0; i < self->peer_count; i++)
+            s_want (wanted, self->peers [i].host, self->peers [i].port, channel->name);
     }
+    //  Close the links of this channel that are no longer wanted...
+    zlistx_t *doomed = zlistx_new ();
+    for (nws_link_t *link = zhashx_first (self->links); link; link = zhashx_next (self->links))
+        if (strcmp (nws_link_channel (link)->name, channel->name) == 0
+        &&  !zhashx_lookup (wanted, zhashx_cursor (self->links)))
+            zlistx_add_end (doomed, (void *) zhashx_cursor (self->links));
+    for (const char *key = zlistx_first (doomed); key; key = zlistx_next (doomed)) {
+        nws_link_t *link = zhashx_lookup (self->links, key);
+        nws_info ("unlinking %s (%s)", channel->name, key);
+        zhashx_delete (self->links, key);
+        nws_link_close (&link);
+    }
+    zlistx_destroy (&doomed);
+    //  ...and open the missing ones.
+    for (s_peer_t *peer = zhashx_first (wanted); peer; peer = zhashx_next (wanted)) {
+        const char *key = zhashx_cursor (wanted);
+        if (zhashx_lookup (self->links, key))
+            continue;
+        nws_link_t *link = nws_link_new (self->context, self->vhost, key, channel, peer->host,
+                                         peer->port, self->config.max_message,
+                                         s_on_link_message, self);
+        if (link) {
+            zhashx_insert (self->links, key, link);
+            nws_info ("linking %s to %s:%u", channel->name, peer->host, peer->port);
+        }
+    }
+    zhashx_destroy (&wanted);
     s_status_write (self);
 }
 
@@ -316,8 +355,8 @@ s_on_avahi_event (nws_discovery_t *self, const nws_avahi_event_t *event)
         zhashx_insert (self->remotes, event->instance, remote);
     }
     remote->channel = event->channel;
-    snprintf (remote->address, sizeof remote->address, "%s", event->address);
-    remote->port = event->port;
+    snprintf (remote->peer.host, sizeof remote->peer.host, "%s", event->address);
+    remote->peer.port = event->port;
     nws_info ("found advert '%s': %s at %s:%u", event->instance, event->channel.name,
               event->address, event->port);
     s_reconcile (self, &remote->channel);
@@ -412,18 +451,19 @@ s_attach_events (nws_discovery_t *self)
 nws_discovery_t *
 nws_discovery_new (const nws_discovery_config_t *config)
 {
-    for (int i = 0; i < config->peers.count; i++) {
-        char host [128];
-        uint16_t port;
-        if (nws_discovery_parse_peer (config->peers.items [i], host, sizeof host, &port)) {
-            nws_error ("--peer '%s': expected HOST:PORT", config->peers.items [i]);
-            return NULL;
-        }
-    }
     nws_discovery_t *self = calloc (1, sizeof *self);
     if (!self)
         return NULL;
     self->config = *config;
+    for (int i = 0; i < config->peers.count; i++) {
+        s_peer_t *peer = &self->peers [self->peer_count++];
+        if (nws_discovery_parse_peer (config->peers.items [i], peer->host, sizeof peer->host,
+                                      &peer->port)) {
+            nws_error ("--peer '%s': expected HOST:PORT", config->peers.items [i]);
+            free (self);
+            return NULL;
+        }
+    }
     while (self->instance == 0)
         if (getrandom (&self->instance, sizeof self->instance, 0) != sizeof self->instance)
             self->instance = (uint32_t) getpid () ^ (uint32_t) zclock_usecs ();
@@ -453,13 +493,17 @@ nws_discovery_new (const nws_discovery_config_t *config)
         goto fail;
     }
     self->vhost = lws_get_vhost_by_name (self->context, "default");
-    if (!self->vhost || s_attach_events (self))
+    if (!self->vhost)
         goto fail;
+    //  avahi first: the hub's snapshot of interest, read next, must find
+    //  it there to advertise through.
     if (!config->no_avahi) {
         self->avahi = nws_avahi_new ((uint16_t) config->port, s_wake, self);
         if (!self->avahi)
             goto fail;
     }
+    if (s_attach_events (self))
+        goto fail;
     s_on_status_timer (&self->status);
     return self;
 fail:

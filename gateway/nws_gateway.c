@@ -51,12 +51,14 @@ struct nws_gateway_t {
     s_counters_t counters;          /* see above */
     int64_t started;                /* zclock_mono at start, ms */
     lws_retry_bo_t idle_policy;     /* ping and idle timeouts */
+    lws_sorted_usec_list_t tick;    /* bounds the wait for a stop signal */
 };
 
 #define S_PROTOCOL_MAIN    "nws"
 #define S_PROTOCOL_LISTEN  "nws-listen"
 #define S_PROTOCOL_HUB     "nws-hub"
 #define S_CLOSE_GRACE_SECS 5        /* to send a close frame to a stuck reader */
+#define S_TICK_MS 200               /* longest wait to notice a stop signal */
 #define S_BATCH_BYTES 65536         /* most bytes of small frames sent in one write */
 
 static nws_gateway_t *
@@ -868,12 +870,23 @@ s_close_all (nws_gateway_t *self)
     lws_sul_cancel (&wake);
 }
 
+//  A signal that lands between the loop's check of *stop and lws's poll()
+//  would wait for the next event; this tick bounds that wait.
+static void
+s_on_tick (lws_sorted_usec_list_t *sul)
+{
+    nws_gateway_t *self = lws_container_of (sul, nws_gateway_t, tick);
+    lws_sul_schedule (self->context, 0, &self->tick, s_on_tick, S_TICK_MS * LWS_US_PER_MS);
+}
+
 int
 nws_gateway_run (nws_gateway_t *self, volatile sig_atomic_t *stop)
 {
+    s_on_tick (&self->tick);
     while (!*stop)
         if (lws_service (self->context, 0) < 0)
             break;
+    lws_sul_cancel (&self->tick);
     s_close_all (self);
     return 0;
 }

@@ -269,6 +269,36 @@ class Runner:
         self.bench_log = open(os.path.join(logs, "bench.log"), "a")
         self.failures = []          # (workload, server, status)
 
+    def hold(self, server, connections):
+        """Starts an nws-bench that holds `connections` idle connections on
+        their own channel; returns its Popen once they are all open."""
+        cmd = [self.bins["bench"], "--port", str(server.port), "--mode", "idle", "--channel",
+               "idlers", "--connections", str(connections), "--hold-ms", "3600000"]
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 60
+        line = b""
+        fd = proc.stdout.fileno()
+        while not line.startswith(b"holding"):
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([fd], [], [], left)[0]:
+                break
+            chunk = os.read(fd, 1)
+            if not chunk:
+                break
+            line = b"" if chunk == b"\n" else line + chunk
+        if not line.startswith(b"holding"):
+            self.release(proc)
+            return None
+        return proc
+
+    def release(self, proc):
+        """Stops a holder from hold() by its pid and logs its report."""
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+        out = proc.communicate(timeout=30)[0].decode("utf-8", "replace")
+        self.bench_log.write("\n=== idle holder\n" + out)
+        self.bench_log.flush()
+
     def bench(self, server, argv, timeout=120):
         """Runs nws-bench against server; returns its RESULT as a dict."""
         cmd = [self.bins["bench"], "--port", str(server.port),
@@ -297,7 +327,7 @@ class Workload:
     """One line of the table: bench arguments, the figure compared and how."""
 
     def __init__(self, key, label, unit, metric, argv, higher=True, sized=False,
-                 fresh=False, target=None, scale=1.0, fmt="rate"):
+                 fresh=False, target=None, scale=1.0, fmt="rate", idlers=0):
         self.key = key              # name for --only
         self.label = label          # first column
         self.unit = unit            # what the figure is
@@ -309,6 +339,7 @@ class Workload:
         self.target = target        # (text, check(ratio, nws_median) -> bool)
         self.scale = scale          # figure = metric * scale
         self.fmt = fmt              # how figures print
+        self.idlers = idlers        # idle connections held open meanwhile, on another channel
 
 
 def size_messages(result, argv, seconds, floor=1000, ceiling=2_000_000):
@@ -384,7 +415,12 @@ def run_pair(runner, workload, targets, rounds, seconds, quick):
     if workload.sized:
         for t in targets:
             name = t.name
-            trial = runner.bench(t.get(), workload.argv + ["--messages", str(500 if quick else 2000)])
+            holder = runner.hold(t.get(), workload.idlers) if workload.idlers else None
+            try:
+                trial = runner.bench(t.get(), workload.argv + ["--messages", str(500 if quick else 2000)])
+            finally:
+                if holder:
+                    runner.release(holder)
             messages[name] = size_messages(trial, workload.argv, seconds)
             say("%s: trial on %s: %s deliveries/s -> %d messages per channel"
                 % (workload.key, name, human(trial.get("deliveries_per_s"), "rate"), messages[name]))
@@ -392,12 +428,20 @@ def run_pair(runner, workload, targets, rounds, seconds, quick):
         for t in targets:
             name = t.name
             server = t.factory() if workload.fresh else t.get()
+            holder = None
             try:
                 argv = list(workload.argv)
                 if workload.sized:
                     argv += ["--messages", str(messages[name])]
-                result = runner.bench(server, argv)
+                if workload.idlers:
+                    holder = runner.hold(server, workload.idlers)
+                if workload.idlers and not holder:
+                    result = {"status": "idlers-refused"}
+                else:
+                    result = runner.bench(server, argv)
             finally:
+                if holder:
+                    runner.release(holder)
                 if workload.fresh:
                     server.stop()
             results[name].append(result)
@@ -449,7 +493,7 @@ def main():
     parser.add_argument("--rounds", type=int, help="A B rounds per workload (default 3, quick 1)")
     parser.add_argument("--seconds", type=float, help="length of a throughput run (default 3, quick 1)")
     parser.add_argument("--only", help="comma-separated workloads: " +
-                        "fanout100,channels,fanout4k,paced,idle,connect,gateways")
+                        "fanout100,channels,fanout4k,crowd,paced,idle,connect,gateways")
     parser.add_argument("--build-dir", help="where to build (default $NWS_BUILD_DIR or ./build)")
     parser.add_argument("--logs", help="directory for logs (default a new one under /tmp)")
     args = parser.parse_args()
@@ -478,6 +522,9 @@ def main():
         Workload("fanout4k", "1 → 10, 4 KiB binary", "MB/s", "mb_per_s",
                  ["--receivers", "10", "--size", "4096", "--binary"], sized=True, fmt="mb",
                  target=("≥ 3×", ratio_at_least(3))),
+        Workload("crowd", "1 → 10, 64 B, with 5,000 idle clients on another channel", "deliveries/s",
+                 "deliveries_per_s", ["--receivers", "10", "--size", "64"], sized=True, idlers=5000,
+                 target=("(not in the issue) ≥ 4×", ratio_at_least(4))),
         Workload("paced", "1 → 10 at 2,000 msg/s, p99 latency", "p99", "p99_us",
                  ["--receivers", "10", "--size", "64", "--rate", "2000",
                   "--messages", str(paced_messages)], higher=False, fmt="us",

@@ -1451,6 +1451,9 @@ s_bench_advance_setup (s_bench_t *self)
         if (config->mode == S_MODE_IDLE) {
             self->hold_end = now + config->hold_ms * S_MS;
             self->phase = S_PHASE_HOLD;
+            //  For a script that keeps these open while it measures something else.
+            printf ("holding %" PRIu32 " connections\n", self->opened - config->channels);
+            fflush (stdout);
         }
         else
             s_bench_finish (self, now);
@@ -2038,7 +2041,8 @@ s_usage (FILE *file)
         "  --connections N    (default 1000 for connect, 5000 for idle)\n"
         "  --concurrency K    connections being set up at once (default 100)\n"
         "  --hold-ms MS       idle: hold them this long, then read the servers'\n"
-        "                     RSS (default 1000)\n"
+        "                     RSS (default 1000); \"holding N connections\" is\n"
+        "                     printed when the hold starts\n"
         "\n"
         "Prints a report and one line \"RESULT mode=... key=value ...\". Exits 0 if\n"
         "every message reached every receiver once and in order (fanout) or every\n"

@@ -523,8 +523,7 @@ def main():
                  ["--receivers", "10", "--size", "4096", "--binary"], sized=True, fmt="mb",
                  target=("≥ 3×", ratio_at_least(3))),
         Workload("crowd", "1 → 10, 64 B, with 5,000 idle clients on another channel", "deliveries/s",
-                 "deliveries_per_s", ["--receivers", "10", "--size", "64"], sized=True, idlers=5000,
-                 target=("(not in the issue) ≥ 4×", ratio_at_least(4))),
+                 "deliveries_per_s", ["--receivers", "10", "--size", "64"], sized=True, idlers=5000),
         Workload("paced", "1 → 10 at 2,000 msg/s, p99 latency", "p99", "p99_us",
                  ["--receivers", "10", "--size", "64", "--rate", "2000",
                   "--messages", str(paced_messages)], higher=False, fmt="us",
@@ -562,7 +561,8 @@ def main():
             res = run_pair(runner, w, targets, rounds, seconds, args.quick)
             a, b = figures(w, res["nws"]), figures(w, res["peer"])
             rs = ratios(a, b)
-            ok = w.target[1](median(rs), median(a))
+            target = w.target or ("none (not in issue 6)", None)
+            ok = target[1](median(rs), median(a)) if target[1] else None
             extra = ""
             if w.key == "channels":
                 fa = median([r.get("fairness") for r in res["nws"] if r.get("status") == "ok"])
@@ -571,7 +571,7 @@ def main():
                 extra = "; fairness %s vs %s" % (human(fa, "num"), human(fb, "num"))
             rows.append((w.label, w.unit, human(median(a), w.fmt), human(median(b), w.fmt),
                          fmt_ratio(rs), fmt_ratio(cpu_ratios(w, res["peer"], res["nws"])),
-                         w.target[0] + extra, "yes" if ok else "**no**"))
+                         target[0] + extra, "—" if ok is None else "yes" if ok else "**no**"))
             costs.append((w, res))
         if not chosen or "gateways" in chosen:
             for t in targets:

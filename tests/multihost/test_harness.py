@@ -13,6 +13,7 @@ import sys
 import time
 import unittest
 
+sys.dont_write_bytecode = True      # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import hosts  # noqa: E402
 from hosts import Hosts, cleanup_stale, netns_list, wait_for  # noqa: E402

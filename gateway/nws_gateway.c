@@ -60,6 +60,7 @@ struct nws_gateway_t {
 #define S_CLOSE_GRACE_SECS 5        /* to send a close frame to a stuck reader */
 #define S_TICK_MS 200               /* longest wait to notice a stop signal */
 #define S_BATCH_BYTES 65536         /* most bytes of small frames sent in one write */
+#define S_RX_BUFFER 2048            /* lws rx buffer per connection */
 
 static nws_gateway_t *
 s_gateway (struct lws *wsi)
@@ -764,7 +765,11 @@ s_callback_hub (struct lws *wsi, enum lws_callback_reasons reason, void *user,
 }
 
 static const struct lws_protocols s_protocols [] = {
-    { S_PROTOCOL_MAIN, s_callback_main, sizeof (nws_session_t), 0, 0, NULL, 0 },
+    //  lws gives every connection an rx buffer of rx_buffer_size: 2 KiB keeps
+    //  an idle client under 4 KiB in all (4 KiB, the default, does not);
+    //  tx_packet_size lets our batched writes go out whole.
+    { S_PROTOCOL_MAIN, s_callback_main, sizeof (nws_session_t), S_RX_BUFFER, 0, NULL,
+      S_BATCH_BYTES },
     { S_PROTOCOL_LISTEN, s_callback_listen, 0, 0, 0, NULL, 0 },
     { S_PROTOCOL_HUB, s_callback_hub, 0, 0, 0, NULL, 0 },
     { NULL, NULL, 0, 0, 0, NULL, 0 }

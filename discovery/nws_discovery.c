@@ -144,6 +144,23 @@ s_on_link_message (void *arg, nws_link_t *link, uint8_t kind, const void *data, 
         self->publish_failed++;
 }
 
+//  Tells the local gateways that this channel lost messages from a peer,
+//  so that they close its clients with 4002 rather than leave a silent gap.
+static void
+s_on_link_loss (void *arg, nws_link_t *link)
+{
+    nws_discovery_t *self = arg;
+    char topic [NWS_TOPIC_MAX];
+    int topic_len = nws_channel_topic (nws_link_channel (link), topic, sizeof topic);
+    nws_envelope_t env = {
+        .kind = NWS_KIND_TEXT,
+        .flags = NWS_FLAG_CONTROL | NWS_FLAG_FROM_PROXY,
+        .origin = (uint64_t) self->instance << 32 | nws_link_id (link),
+    };
+    nws_hubmsg_send (self->pub, topic, (size_t) topic_len, &env,
+                     NWS_CONTROL_LOST, strlen (NWS_CONTROL_LOST));
+}
+
 static int
 s_is_local_address (const char *address)
 {
@@ -224,7 +241,7 @@ s_reconcile (nws_discovery_t *self, const nws_channel_t *channel)
             continue;
         nws_link_t *link = nws_link_new (self->context, self->vhost, key, channel, peer->host,
                                          peer->port, self->config.max_message,
-                                         s_on_link_message, self);
+                                         s_on_link_message, s_on_link_loss, self);
         if (link) {
             zhashx_insert (self->links, key, link);
             nws_info ("linking %s to %s:%u", channel->name, peer->host, peer->port);

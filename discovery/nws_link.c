@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "nws_envelope.h"
+#include "nws_limits.h"
 #include "nws_log.h"
 
 #define S_BACKOFF_MIN_MS 100
@@ -40,6 +41,8 @@ struct nws_link_t {
     uint64_t messages;              /* messages received */
     uint64_t connects;              /* successful handshakes */
     nws_link_fn *handler;           /* gets messages */
+    nws_link_loss_fn *on_loss;      /* told of lost messages */
+    uint16_t peer_close;            /* close code the peer sent, or 0 */
     void *arg;                      /* for handler */
 };
 
@@ -71,6 +74,16 @@ s_lost (nws_link_t *self, const char *why)
         s_free (self);
         return;
     }
+    //  The peer dropped us for reading too slowly, or because it lost
+    //  messages itself: what we should have had is gone, and our clients
+    //  must hear of it.
+    if (self->state == S_OPEN && self->on_loss
+    && (self->peer_close == NWS_CLOSE_SLOW || self->peer_close == NWS_CLOSE_GAP)) {
+        nws_warn ("link %s: the peer closed it with %u; messages were lost", self->key,
+                  self->peer_close);
+        self->on_loss (self->arg, self);
+    }
+    self->peer_close = 0;
     if (self->state == S_OPEN)
         nws_info ("link %s closed (%s); dialing again", self->key, why);
     else
@@ -108,7 +121,7 @@ s_dial (nws_link_t *self)
 nws_link_t *
 nws_link_new (struct lws_context *context, struct lws_vhost *vhost, const char *key, const nws_channel_t *channel,
               const char *address, uint16_t port, uint64_t max_message,
-              nws_link_fn *handler, void *arg)
+              nws_link_fn *handler, nws_link_loss_fn *on_loss, void *arg)
 {
     nws_link_t *self = calloc (1, sizeof *self);
     if (!self)
@@ -124,6 +137,7 @@ nws_link_new (struct lws_context *context, struct lws_vhost *vhost, const char *
     self->max_message = max_message;
     self->backoff_ms = S_BACKOFF_MIN_MS;
     self->handler = handler;
+    self->on_loss = on_loss;
     self->arg = arg;
     s_dial (self);
     return self;
@@ -224,6 +238,11 @@ nws_link_callback (struct lws *wsi, enum lws_callback_reasons reason,
             self->connects++;
             self->backoff_ms = S_BACKOFF_MIN_MS;
             nws_info ("link %s open to %s:%u", self->key, self->address, self->port);
+            return 0;
+        case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+            if (in && len >= 2)
+                self->peer_close = (uint16_t) (((const uint8_t *) in) [0] << 8
+                                               | ((const uint8_t *) in) [1]);
             return 0;
         case LWS_CALLBACK_CLIENT_RECEIVE:
             if (self->state != S_OPEN)

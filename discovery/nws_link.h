@@ -27,13 +27,17 @@ typedef struct nws_link_t nws_link_t;
 typedef void (nws_link_fn) (void *arg, nws_link_t *link, uint8_t kind,
                             const void *data, size_t len);
 
+/*  Told that messages were lost on the link: the peer closed it because
+    we read too slowly (4001). The link dials again by itself.  */
+typedef void (nws_link_loss_fn) (void *arg, nws_link_t *link);
+
 /*  Creates a link to ws://address:port/broadcast/<channel> and dials it.
     key names the link in logs and status. Returns NULL when out of memory.  */
 nws_link_t *nws_link_new (struct lws_context *context, struct lws_vhost *vhost,
                           const char *key,
                           const nws_channel_t *channel, const char *address,
                           uint16_t port, uint64_t max_message,
-                          nws_link_fn *handler, void *arg);
+                          nws_link_fn *handler, nws_link_loss_fn *on_loss, void *arg);
 
 /*  The link's number (unique in this process) and its next sequence
     number, for the envelopes of what it publishes.  */

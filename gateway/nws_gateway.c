@@ -339,6 +339,34 @@ s_session_writeable (nws_session_t *session, struct lws *wsi)
 //  ---------------------------------------------------------------------
 //  From the hub
 
+//  Something this room should have had was lost on the way: say so to its
+//  clients rather than let them believe the stream is whole. Proxy links
+//  are spared when what was lost came from a proxy: they never carry that.
+static void
+s_room_lost (nws_gateway_t *self, nws_room_t *room, const char *why, int from_proxy)
+{
+    self->counters.gaps++;
+    nws_warn ("messages lost on %s (%s); closing its clients here", room->key, why);
+    for (nws_session_t *s = room->first; s; s = s->next)
+        if (s->state == NWS_SESSION_OPEN && !(from_proxy && s->is_proxy)) {
+            self->counters.closed_gap++;
+            s_session_close (s, NWS_CLOSE_GAP, "messages were lost upstream");
+        }
+}
+
+static void
+s_room_forward (nws_gateway_t *self, nws_room_t *room, nws_hubmsg_t *msg)
+{
+    size_t size = zmq_msg_size (&msg->payload);
+    nws_frame_t *frame = nws_frame_new (size, msg->env.kind);
+    if (!frame)
+        return;
+    memcpy (nws_frame_payload (frame), zmq_msg_data (&msg->payload), size);
+    frame->len = size;
+    s_room_deliver (self, room, frame, NULL, msg->env.flags & NWS_FLAG_FROM_PROXY);
+    nws_frame_unref (&frame);
+}
+
 static void
 s_on_hub_message (void *arg, nws_hubmsg_t *msg)
 {
@@ -353,27 +381,14 @@ s_on_hub_message (void *arg, nws_hubmsg_t *msg)
         self->counters.unrouted++;
         return;
     }
-    if (nws_room_track (room, msg->env.origin, msg->env.seq)) {
-        //  Something this room should have had was lost on the way: say so
-        //  to its clients rather than let them believe the stream is whole.
-        self->counters.gaps++;
-        nws_warn ("messages lost on %s from origin %016llx; closing its %u clients here",
-                  room->key, (unsigned long long) msg->env.origin, room->clients + room->proxies);
-        for (nws_session_t *s = room->first; s; s = s->next)
-            if (s->state == NWS_SESSION_OPEN) {
-                self->counters.closed_gap++;
-                s_session_close (s, NWS_CLOSE_GAP, "messages were lost upstream");
-            }
-        return;
-    }
-    size_t size = zmq_msg_size (&msg->payload);
-    nws_frame_t *frame = nws_frame_new (size, msg->env.kind);
-    if (!frame)
-        return;
-    memcpy (nws_frame_payload (frame), zmq_msg_data (&msg->payload), size);
-    frame->len = size;
-    s_room_deliver (self, room, frame, NULL, msg->env.flags & NWS_FLAG_FROM_PROXY);
-    nws_frame_unref (&frame);
+    int from_proxy = msg->env.flags & NWS_FLAG_FROM_PROXY;
+    if (msg->env.flags & NWS_FLAG_CONTROL)
+        s_room_lost (self, room, "a proxy link dropped messages", 1);
+    else
+    if (nws_room_track (room, msg->env.origin, msg->env.seq))
+        s_room_lost (self, room, "a sequence gap", from_proxy);
+    else
+        s_room_forward (self, room, msg);
 }
 
 //  ---------------------------------------------------------------------

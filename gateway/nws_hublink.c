@@ -112,6 +112,10 @@ s_take (nws_hublink_t *self, nws_hubmsg_t *msg)
         &&  zmq_msg_size (&msg->topic) == self->sync_len
         &&  memcmp (zmq_msg_data (&msg->topic), self->sync_topic, self->sync_len) == 0)
             self->sync_seen = 1;
+        else
+        if (from != self->instance && zmq_msg_size (&msg->payload) == strlen (NWS_CONTROL_LOST)
+        &&  memcmp (zmq_msg_data (&msg->payload), NWS_CONTROL_LOST, strlen (NWS_CONTROL_LOST)) == 0)
+            self->handler (self->arg, msg);
         return;
     }
     if (from == self->instance && !msg->external) {

@@ -15,7 +15,7 @@
 
     Messages that this gateway itself published come back from the hub
     (it delivers them locally first) and are skipped here, as are control
-    messages. Single-threaded: the lws service thread.
+    messages, but for NWS_CONTROL_LOST, which goes to the handler. Single-threaded: the lws service thread.
 */
 #ifndef NWS_HUBLINK_H
 #define NWS_HUBLINK_H

@@ -35,6 +35,11 @@
 #define NWS_FLAG_CONTROL     0x02   /* internal message, never shown to clients */
 #define NWS_FLAGS_KNOWN      0x03
 
+/*  Payload of a control message telling gateways that messages of the
+    channel were lost upstream (a proxy link was dropped as too slow):
+    they close the channel's clients with NWS_CLOSE_GAP.  */
+#define NWS_CONTROL_LOST     "lost"
+
 typedef struct {
     uint8_t kind;                   /* NWS_KIND_TEXT or NWS_KIND_BINARY */
     uint8_t flags;                  /* NWS_FLAG_* */

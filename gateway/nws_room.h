@@ -38,6 +38,9 @@ struct nws_session_t {
     nws_frame_t *rx;                /* message being reassembled, or NULL */
     nws_queue_t queue;              /* frames waiting to be written */
     char peer [48];                 /* peer address, counted in the gateway's table */
+    int64_t last_rx;                /* zclock_mono when we last heard from it */
+    int ping_due;                   /* send a ping at the next WRITEABLE */
+    int ping_sent;                  /* a ping is out, unanswered */
     uint16_t close_code;            /* when CLOSING */
     const char *close_reason;       /* when CLOSING, static */
 };

@@ -2,7 +2,7 @@
 # nws.sh - set up, build and run nws, or its tests, on Debian 12.
 #
 #   tools/nws.sh run [GATEWAY OPTION]...   install, build, run hub + gateway (+ discovery)
-#   tools/nws.sh test [CTEST OPTION]...    install, build, run every test
+#   tools/nws.sh test [CTEST OPTION]...    install, build, run every test, then again under ASan+UBSan
 #   tools/nws.sh setup | build             just that step
 #
 # Installing needs root (apt-get); building and running do not.
@@ -14,7 +14,7 @@ build=${NWS_BUILD_DIR:-$top/build}
 # Packages: to build, to run, to test.
 build_pkgs="gcc make cmake pkg-config libwebsockets-dev libzmq3-dev libczmq-dev libavahi-client-dev"
 run_pkgs="dbus avahi-daemon avahi-utils"
-test_pkgs="python3 python3-websocket python3-zmq iproute2 util-linux procps"
+test_pkgs="python3 python3-websocket python3-zmq iproute2 util-linux procps clang libclang-rt-dev"
 
 say() { printf 'nws: %s\n' "$*" >&2; }
 
@@ -35,6 +35,24 @@ setup() {
         apt-get update -q >/dev/null
         apt-get install -y -q --no-install-recommends "${missing[@]}"
     }
+}
+
+# The whole suite again, built with ASan+UBSan in $build-asan. Sanitizer
+# reports go to files, since a test harness that stops a program does not
+# always look at its exit status: any report fails the run.
+sanitized() {
+    local dir=$build-asan reports=$build-asan/sanitizer
+    cmake -S "$top" -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNWS_SANITIZE=ON >/dev/null
+    cmake --build "$dir" -j "$(nproc)"
+    rm -rf "$reports" && mkdir -p "$reports"
+    (cd "$dir" && ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:log_path=$reports/asan \
+        UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:log_path=$reports/ubsan \
+        ctest --output-on-failure --timeout 300 "$@")
+    if [ -n "$(ls -A "$reports")" ]; then
+        say "sanitizer reports in $reports:"
+        cat "$reports"/* >&2
+        exit 1
+    fi
 }
 
 compile() {
@@ -99,6 +117,7 @@ case "${1:-}" in
     build) setup $build_pkgs; compile ;;
     run)   shift; setup $build_pkgs $run_pkgs; compile; services; supervise "$@" ;;
     test)  shift; setup $build_pkgs $run_pkgs $test_pkgs; compile
-           cd "$build" && ctest --output-on-failure --timeout 300 "$@" ;;
+           (cd "$build" && ctest --output-on-failure --timeout 300 "$@")
+           say "the suite again under ASan+UBSan"; sanitized "$@" ;;
     *)     sed -n '2,9p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac

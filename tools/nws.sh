@@ -14,7 +14,7 @@ build=${NWS_BUILD_DIR:-$top/build}
 # Packages: to build, to run, to test.
 build_pkgs="gcc make cmake pkg-config libwebsockets-dev libzmq3-dev libczmq-dev libavahi-client-dev"
 run_pkgs="dbus avahi-daemon avahi-utils"
-test_pkgs="python3 python3-websocket python3-zmq iproute2 util-linux procps clang libclang-rt-dev"
+test_pkgs="python3 python3-websocket python3-zmq iproute2 util-linux procps clang libclang-rt-dev chromium"
 
 say() { printf 'nws: %s\n' "$*" >&2; }
 
@@ -82,13 +82,23 @@ services() {
 # A process that dies is restarted after a second; Ctrl-C or SIGTERM
 # stops them all.
 supervise() {
-    local dir=${NWS_RUNTIME_DIR:-}
-    [ -n "$dir" ] || { [ "$(id -u)" -eq 0 ] && dir=/run/nws || dir=${XDG_RUNTIME_DIR:-/tmp}/nws; }
+    # Each program finds the runtime directory itself ($NWS_RUNTIME_DIR or
+    # its default), so they always agree with nws-tap and each other.
     declare -A cmd pid
-    cmd[hub]="$build/hub/nws-hub --runtime-dir $dir"
-    cmd[gateway]="$build/gateway/nws-gateway --runtime-dir $dir $*"
+    cmd[hub]="$build/hub/nws-hub"
+    cmd[gateway]="$build/gateway/nws-gateway $*"
     if [ -x "$build/discovery/nws-discovery" ]; then
-        cmd[discovery]="$build/discovery/nws-discovery --runtime-dir $dir"
+        # Discovery advertises the gateway's port.
+        local port=9009 prev=
+        for arg in "$@"; do
+            case "$prev:$arg" in --port:*) port=$arg ;; *:--port=*) port=${arg#--port=} ;; esac
+            prev=$arg
+        done
+        if [ "$port" != 0 ]; then
+            cmd[discovery]="$build/discovery/nws-discovery --port $port"
+        else
+            say "--port 0: nothing to advertise, so no nws-discovery"
+        fi
     fi
     local stopping=0 name
     trap 'stopping=1' INT TERM
@@ -116,7 +126,13 @@ case "${1:-}" in
     setup) setup $build_pkgs $run_pkgs $test_pkgs ;;
     build) setup $build_pkgs; compile ;;
     run)   shift; setup $build_pkgs $run_pkgs; compile; services; supervise "$@" ;;
-    test)  shift; setup $build_pkgs $run_pkgs $test_pkgs; compile
+    test)  shift; setup $build_pkgs $run_pkgs $test_pkgs
+           # Browser tests need node and npm (the browser_setup test runs npm ci).
+           # Machines that ship NodeSource's node 20 have npm with it, and
+           # Debian's npm package would conflict with it: only when there is
+           # none at all, take Debian's.
+           command -v npm >/dev/null || setup nodejs npm
+           compile
            (cd "$build" && ctest --output-on-failure --timeout 300 "$@")
            say "the suite again under ASan+UBSan"; sanitized "$@" ;;
     *)     sed -n '2,9p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 2 ;;

@@ -550,9 +550,14 @@ s_forward_one (nws_hub_t *self)
     nws_envelope_encode (&msg.env, header);
     //  XPUB never blocks or fails here without NODROP: a subscriber at its
     //  high-water mark loses the message, and its gateway sees the gap.
-    zmq_msg_send (&msg.topic, self->xpub, ZMQ_SNDMORE);
-    zmq_send (self->xpub, header, sizeof header, ZMQ_SNDMORE);
-    zmq_msg_send (&msg.payload, self->xpub, 0);
+    //  A signal can interrupt any frame: retry, or the message would be
+    //  sent in part and the next one glued to it.
+    while (zmq_msg_send (&msg.topic, self->xpub, ZMQ_SNDMORE) < 0 && errno == EINTR)
+        ;
+    while (zmq_send (self->xpub, header, sizeof header, ZMQ_SNDMORE) < 0 && errno == EINTR)
+        ;
+    while (zmq_msg_send (&msg.payload, self->xpub, 0) < 0 && errno == EINTR)
+        ;
     self->stats.forwarded++;
     self->stats.external += msg.external;
     self->status_dirty = 1;

@@ -7,16 +7,10 @@
 #include "nws_limits.h"
 #include "nws_log.h"
 #include "nws_opts.h"
+#include "nws_process.h"
 #include "nws_runtime.h"
 
 static volatile sig_atomic_t s_stop = 0;
-
-static void
-s_on_signal (int sig)
-{
-    (void) sig;
-    s_stop = 1;
-}
 
 int
 main (int argc, char **argv)
@@ -43,29 +37,13 @@ main (int argc, char **argv)
         { "verbose", NWS_OPT_FLAG, &verbose, 0, 0, NULL, "log debug records" },
         { NULL }
     };
-    char err [256];
-    int rc = nws_opts_parse (opts, argc, argv, err, sizeof err);
-    if (rc == NWS_OPTS_HELP) {
-        nws_opts_usage (stdout, "nws-discovery",
-                        "Advertises this host's broadcast channels with DNS-SD and links those of other hosts.",
-                        opts);
-        return 0;
-    }
-    if (rc == NWS_OPTS_VERSION) {
-        printf ("nws-discovery %s\n", NWS_VERSION);
-        return 0;
-    }
-    if (rc) {
-        fprintf (stderr, "nws-discovery: %s\n", err);
-        return 2;
-    }
+    int rc = nws_process_options (opts, argc, argv, "nws-discovery",
+                                  "Advertises this host's broadcast channels with DNS-SD and links those of other hosts.");
+    if (rc >= 0)
+        return rc;
     nws_log_init ("nws-discovery", verbose ? NWS_LOG_DEBUG : NWS_LOG_INFO);
 
-    struct sigaction action = { .sa_handler = s_on_signal };
-    sigemptyset (&action.sa_mask);
-    sigaction (SIGINT, &action, NULL);
-    sigaction (SIGTERM, &action, NULL);
-    signal (SIGPIPE, SIG_IGN);
+    nws_process_stop_on_signals (&s_stop);
 
     nws_discovery_t *discovery = nws_discovery_new (&config);
     if (!discovery)

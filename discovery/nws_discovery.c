@@ -412,15 +412,6 @@ static const struct lws_protocols s_protocols [] = {
     { NULL, NULL, 0, 0, 0, NULL, 0 }
 };
 
-static void
-s_lws_log (int level, const char *line)
-{
-    size_t len = strlen (line);
-    while (len && line [len - 1] == '\n')
-        len--;
-    nws_log (level == LLL_ERR ? NWS_LOG_WARN : NWS_LOG_DEBUG, "lws: %.*s", (int) len, line);
-}
-
 static void *
 s_socket (nws_discovery_t *self, int type, const char *name)
 {
@@ -497,7 +488,7 @@ nws_discovery_new (const nws_discovery_config_t *config)
     if (!self->events || !self->pub)
         goto fail;
 
-    lws_set_log_level (LLL_ERR | LLL_WARN, s_lws_log);
+    lws_set_log_level (LLL_ERR | LLL_WARN, nws_log_lws);
     struct lws_context_creation_info info;
     memset (&info, 0, sizeof info);
     info.port = CONTEXT_PORT_NO_LISTEN;

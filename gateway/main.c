@@ -7,16 +7,10 @@
 #include "nws_limits.h"
 #include "nws_log.h"
 #include "nws_opts.h"
+#include "nws_process.h"
 #include "nws_runtime.h"
 
 static volatile sig_atomic_t s_stop = 0;
-
-static void
-s_on_signal (int sig)
-{
-    (void) sig;
-    s_stop = 1;
-}
 
 int
 main (int argc, char **argv)
@@ -66,29 +60,13 @@ main (int argc, char **argv)
         { "verbose", NWS_OPT_FLAG, &verbose, 0, 0, NULL, "log debug records" },
         { NULL }
     };
-    char err [256];
-    int rc = nws_opts_parse (opts, argc, argv, err, sizeof err);
-    if (rc == NWS_OPTS_HELP) {
-        nws_opts_usage (stdout, "nws-gateway",
-                        "Serves ws://HOST:PORT/local/<name> and /broadcast/<name> over the nws hub.",
-                        opts);
-        return 0;
-    }
-    if (rc == NWS_OPTS_VERSION) {
-        printf ("nws-gateway %s\n", NWS_VERSION);
-        return 0;
-    }
-    if (rc) {
-        fprintf (stderr, "nws-gateway: %s\n", err);
-        return 2;
-    }
+    int rc = nws_process_options (opts, argc, argv, "nws-gateway",
+                                  "Serves ws://HOST:PORT/local/<name> and /broadcast/<name> over the nws hub.");
+    if (rc >= 0)
+        return rc;
     nws_log_init ("nws-gateway", verbose ? NWS_LOG_DEBUG : NWS_LOG_INFO);
 
-    struct sigaction action = { .sa_handler = s_on_signal };
-    sigemptyset (&action.sa_mask);
-    sigaction (SIGINT, &action, NULL);
-    sigaction (SIGTERM, &action, NULL);
-    signal (SIGPIPE, SIG_IGN);
+    nws_process_stop_on_signals (&s_stop);
 
     nws_gateway_t *gateway = nws_gateway_new (&config);
     if (!gateway)

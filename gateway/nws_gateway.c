@@ -819,15 +819,6 @@ static const struct lws_protocols s_protocols [] = {
 //  ---------------------------------------------------------------------
 //  Lifecycle
 
-static void
-s_lws_log (int level, const char *line)
-{
-    size_t len = strlen (line);
-    while (len && line [len - 1] == '\n')
-        len--;
-    nws_log (level == LLL_ERR ? NWS_LOG_WARN : NWS_LOG_DEBUG, "lws: %.*s", (int) len, line);
-}
-
 nws_gateway_t *
 nws_gateway_new (const nws_gateway_config_t *config)
 {
@@ -850,7 +841,7 @@ nws_gateway_new (const nws_gateway_config_t *config)
     if (!self->hub)
         goto fail;
 
-    lws_set_log_level (LLL_ERR | LLL_WARN, s_lws_log);
+    lws_set_log_level (LLL_ERR | LLL_WARN, nws_log_lws);
     struct lws_context_creation_info info;
     memset (&info, 0, sizeof info);
     info.port = CONTEXT_PORT_NO_LISTEN_SERVER;

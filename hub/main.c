@@ -7,16 +7,10 @@
 #include "nws_limits.h"
 #include "nws_log.h"
 #include "nws_opts.h"
+#include "nws_process.h"
 #include "nws_runtime.h"
 
 static volatile sig_atomic_t s_stop = 0;
-
-static void
-s_on_signal (int sig)
-{
-    (void) sig;
-    s_stop = 1;
-}
 
 //  Tells whoever started us that the endpoints are bound: one line on
 //  stdout, which scripts and tests wait for instead of sleeping. It names
@@ -89,31 +83,16 @@ main (int argc, char **argv)
         { "verbose", NWS_OPT_FLAG, &verbose, 0, 0, NULL, "log debug records" },
         { NULL }
     };
-    char err [256];
-    int rc = nws_opts_parse (opts, argc, argv, err, sizeof err);
-    if (rc == NWS_OPTS_HELP) {
-        nws_opts_usage (stdout, "nws-hub",
-                        "The nws broker: forwards hub messages from publishers to subscribers.", opts);
-        return 0;
-    }
-    if (rc == NWS_OPTS_VERSION) {
-        printf ("nws-hub %s\n", NWS_VERSION);
-        return 0;
-    }
-    if (rc) {
-        fprintf (stderr, "nws-hub: %s\n", err);
-        return 2;
-    }
+    int rc = nws_process_options (opts, argc, argv, "nws-hub",
+                                  "The nws broker: forwards hub messages from publishers to subscribers.");
+    if (rc >= 0)
+        return rc;
     rc = s_check_endpoints (&config);
     if (rc)
         return rc;
     nws_log_init ("nws-hub", verbose ? NWS_LOG_DEBUG : NWS_LOG_INFO);
 
-    struct sigaction action = { .sa_handler = s_on_signal };
-    sigemptyset (&action.sa_mask);
-    sigaction (SIGINT, &action, NULL);
-    sigaction (SIGTERM, &action, NULL);
-    signal (SIGPIPE, SIG_IGN);
+    nws_process_stop_on_signals (&s_stop);
 
     nws_hub_t *hub = nws_hub_new (&config);
     if (!hub)

@@ -27,6 +27,7 @@
 #include "nws_limits.h"
 #include "nws_log.h"
 #include "nws_opts.h"
+#include "nws_process.h"
 #include "nws_runtime.h"
 #include "nws_tap_format.h"
 #include "nws_tap_pub.h"
@@ -40,12 +41,6 @@
 
 static volatile sig_atomic_t s_stop = 0;
 
-static void
-s_on_signal (int sig)
-{
-    (void) sig;
-    s_stop = 1;
-}
 
 typedef struct {
     const char *runtime_dir;        /* --runtime-dir */
@@ -595,11 +590,7 @@ s_command (const char *command, int argc, char **argv, char **opt_argv, char **o
         return 2;
     }
     nws_log_init ("nws-tap", NWS_LOG_WARN);
-    struct sigaction action = { .sa_handler = s_on_signal };
-    sigemptyset (&action.sa_mask);
-    sigaction (SIGINT, &action, NULL);
-    sigaction (SIGTERM, &action, NULL);
-    signal (SIGPIPE, SIG_IGN);
+    nws_process_stop_on_signals (&s_stop);
 
     if (strcmp (command, "sub") == 0)
         return s_sub (&args, out_endpoint, in_endpoint, operands, count);

@@ -21,6 +21,10 @@ void nws_log_init (const char *program, nws_log_level_t level);
 void nws_log (nws_log_level_t level, const char *format, ...)
     __attribute__ ((format (printf, 2, 3)));
 
+/*  A log emitter for libwebsockets (lws_set_log_level's second argument):
+    lws errors become warnings, everything else debug records.  */
+void nws_log_lws (int level, const char *line);
+
 #define nws_error(...) nws_log (NWS_LOG_ERROR, __VA_ARGS__)
 #define nws_warn(...)  nws_log (NWS_LOG_WARN, __VA_ARGS__)
 #define nws_info(...)  nws_log (NWS_LOG_INFO, __VA_ARGS__)

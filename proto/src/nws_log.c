@@ -3,6 +3,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
@@ -40,4 +41,14 @@ nws_log (nws_log_level_t level, const char *format, ...)
     //  One fprintf per record, so records of several processes sharing
     //  stderr do not interleave mid-line.
     fprintf (stderr, "%s\n", line);
+}
+
+void
+nws_log_lws (int level, const char *line)
+{
+    size_t len = strlen (line);
+    while (len && line [len - 1] == '\n')
+        len--;
+    //  1 is LLL_ERR; proto does not depend on lws's headers.
+    nws_log (level == 1 ? NWS_LOG_WARN : NWS_LOG_DEBUG, "lws: %.*s", (int) len, line);
 }

@@ -63,6 +63,7 @@ struct nws_gateway_t {
 #define S_TICK_MS 200               /* longest wait to notice a stop signal */
 #define S_BATCH_BYTES 65536         /* most bytes of small frames sent in one write */
 #define S_RX_BUFFER 2048            /* lws rx buffer per connection */
+#define S_RX_RESERVE 65536          /* most reserved for a message before it arrives */
 
 static nws_gateway_t *
 s_gateway (struct lws *wsi)
@@ -248,9 +249,11 @@ s_session_receive (nws_gateway_t *self, nws_session_t *session, struct lws *wsi,
     if (session->state != NWS_SESSION_OPEN)
         return 0;
     if (!session->rx) {
+        //  Sized for the frame announced, but a stranger's announcement
+        //  reserves at most S_RX_RESERVE: more only as bytes arrive.
         size_t expect = len + lws_remaining_packet_payload (wsi);
-        if (expect > self->config.max_message)
-            expect = self->config.max_message;
+        if (expect > S_RX_RESERVE)
+            expect = S_RX_RESERVE;
         session->rx = nws_frame_new (expect,
                                      lws_frame_is_binary (wsi) ? NWS_KIND_BINARY : NWS_KIND_TEXT);
         if (!session->rx)

@@ -307,10 +307,14 @@ s_on_browse (AvahiServiceBrowser *browser, AvahiIfIndex interface, AvahiProtocol
     }
     if (event != AVAHI_BROWSER_NEW && event != AVAHI_BROWSER_REMOVE)
         return;
-    if (!name || strlen (name) >= sizeof ((s_remote_t *) 0)->instance
-    ||  !nws_advert_instance_valid (name) || s_is_ours (self, name)
-    ||  (flags & AVAHI_LOOKUP_RESULT_OUR_OWN))
+    if (!name || s_is_ours (self, name) || (flags & AVAHI_LOOKUP_RESULT_OUR_OWN))
         return;
+    //  Other _ws._tcp services are common on a LAN: say so only in debug.
+    if (strlen (name) >= sizeof ((s_remote_t *) 0)->instance || !nws_advert_instance_valid (name)) {
+        if (event == AVAHI_BROWSER_NEW)
+            nws_debug ("ignoring advert '%.80s': not <number>.<name>._bws", name);
+        return;
+    }
     s_remote_t *remote = s_remote_find (self, name);
     if (event == AVAHI_BROWSER_REMOVE) {
         if (remote && --remote->sightings <= 0)

@@ -23,6 +23,7 @@
 #define S_PROTOCOL_EVENTS "nws-events"
 #define S_RESET_MS 2000             /* after a hub reset, how long interest may take to return */
 #define S_STATUS_MS 1000            /* status file refresh */
+#define S_ORPHAN_MS 10000           /* an open link outlives its advert this long */
 
 typedef struct {
     char host [128];                /* address or name */
@@ -34,11 +35,21 @@ typedef struct {
     s_peer_t peer;                  /* where its gateway listens */
 } s_remote_t;
 
+//  Frees a hash item (s_peer_t, int64_t).
 static void
-s_peer_free (void **item_p)
+s_item_free (void **item_p)
 {
     free (*item_p);
     *item_p = NULL;
+}
+
+static void *
+s_int64_dup (const void *item)
+{
+    int64_t *copy = malloc (sizeof *copy);
+    if (copy)
+        *copy = *(const int64_t *) item;
+    return copy;
 }
 
 typedef struct {
@@ -58,6 +69,7 @@ struct nws_discovery_t {
     zhashx_t *interest;             /* name -> s_interest_t */
     zhashx_t *remotes;              /* advert instance -> s_remote_t */
     zhashx_t *links;                /* "address:port channel" -> nws_link_t */
+    zhashx_t *orphans;              /* link key -> int64_t: kept without an advert until */
     s_peer_t peers [NWS_OPT_LIST_MAX]; /* --peer, parsed */
     int peer_count;                 /* peers used */
     lws_sorted_usec_list_t reset;   /* ends a hub reset */
@@ -114,10 +126,37 @@ s_status_write (nws_discovery_t *self)
     nws_text_free (&out);
 }
 
+static void s_reconcile (nws_discovery_t *self, const nws_channel_t *channel);
+
+//  Ends the grace of orphan links whose time is up (or that broke).
+static void
+s_orphans_sweep (nws_discovery_t *self)
+{
+    int64_t now = zclock_mono ();
+    zlistx_t *due = zlistx_new ();
+    for (int64_t *until = zhashx_first (self->orphans); until; until = zhashx_next (self->orphans)) {
+        nws_link_t *link = zhashx_lookup (self->links, zhashx_cursor (self->orphans));
+        if (link && (now >= *until || !nws_link_is_open (link))) {
+            nws_channel_t *channel = malloc (sizeof *channel);
+            if (channel) {
+                *channel = *nws_link_channel (link);
+                zlistx_add_end (due, channel);
+            }
+            *until = now;
+        }
+    }
+    for (nws_channel_t *c = zlistx_first (due); c; c = zlistx_next (due)) {
+        s_reconcile (self, c);
+        free (c);
+    }
+    zlistx_destroy (&due);
+}
+
 static void
 s_on_status_timer (lws_sorted_usec_list_t *sul)
 {
     nws_discovery_t *self = lws_container_of (sul, nws_discovery_t, status);
+    s_orphans_sweep (self);
     s_status_write (self);
     lws_sul_schedule (self->context, 0, &self->status, s_on_status_timer,
                       S_STATUS_MS * LWS_US_PER_MS);
@@ -213,7 +252,7 @@ s_reconcile (nws_discovery_t *self, const nws_channel_t *channel)
     zhashx_t *wanted = zhashx_new ();
     if (!wanted)
         return;
-    zhashx_set_destructor (wanted, s_peer_free);
+    zhashx_set_destructor (wanted, s_item_free);
     if (zhashx_lookup (self->interest, channel->name)) {
         for (s_remote_t *r = zhashx_first (self->remotes); r; r = zhashx_next (self->remotes))
             if (strcmp (r->channel.name, channel->name) == 0)
@@ -222,14 +261,36 @@ s_reconcile (nws_discovery_t *self, const nws_channel_t *channel)
             s_want (wanted, self->peers [i].host, self->peers [i].port, channel->name);
     }
     //  Close the links of this channel that are no longer wanted...
+    int interested = zhashx_lookup (self->interest, channel->name) != NULL;
+    int64_t now = zclock_mono ();
     zlistx_t *doomed = zlistx_new ();
-    for (nws_link_t *link = zhashx_first (self->links); link; link = zhashx_next (self->links))
-        if (strcmp (nws_link_channel (link)->name, channel->name) == 0
-        &&  !zhashx_lookup (wanted, zhashx_cursor (self->links)))
-            zlistx_add_end (doomed, (void *) zhashx_cursor (self->links));
+    for (nws_link_t *link = zhashx_first (self->links); link; link = zhashx_next (self->links)) {
+        const char *key = zhashx_cursor (self->links);
+        if (strcmp (nws_link_channel (link)->name, channel->name) != 0)
+            continue;
+        if (zhashx_lookup (wanted, key)) {
+            zhashx_delete (self->orphans, key);
+            continue;
+        }
+        //  An open link whose advert went away is kept a while: adverts
+        //  vanish when the peer's avahi-daemon restarts, and dropping the
+        //  link would lose what is in flight on it.
+        if (interested && nws_link_is_open (link)) {
+            int64_t *until = zhashx_lookup (self->orphans, key);
+            if (!until) {
+                int64_t deadline = now + S_ORPHAN_MS;
+                zhashx_insert (self->orphans, key, &deadline);
+                continue;
+            }
+            if (now < *until)
+                continue;
+        }
+        zlistx_add_end (doomed, (void *) key);
+    }
     for (const char *key = zlistx_first (doomed); key; key = zlistx_next (doomed)) {
         nws_link_t *link = zhashx_lookup (self->links, key);
         nws_info ("unlinking %s (%s)", channel->name, key);
+        zhashx_delete (self->orphans, key);
         zhashx_delete (self->links, key);
         nws_link_close (&link);
     }
@@ -360,7 +421,15 @@ s_on_avahi_event (nws_discovery_t *self, const nws_avahi_event_t *event)
         s_reconcile (self, &channel);
         return;
     }
-    //  Never link to ourselves, even if avahi does not flag our own advert.
+    //  Never link to ourselves, even if avahi does not flag our own advert;
+    //  and a loopback address from the LAN can only be a trick to make us
+    //  dial ports of our own host.
+    struct in_addr v4;
+    if (inet_pton (AF_INET, event->address, &v4) == 1 && (ntohl (v4.s_addr) >> 24) == 127) {
+        nws_warn ("ignoring advert '%s': it points at a loopback address (%s)",
+                  event->instance, event->address);
+        return;
+    }
     if (event->port == self->config.port && s_is_local_address (event->address)) {
         nws_debug ("ignoring advert '%s': it is ours", event->instance);
         return;
@@ -480,9 +549,12 @@ nws_discovery_new (const nws_discovery_config_t *config)
     self->interest = zhashx_new ();
     self->remotes = zhashx_new ();
     self->links = zhashx_new ();
+    self->orphans = zhashx_new ();
     self->zctx = zmq_ctx_new ();
-    if (!self->interest || !self->remotes || !self->links || !self->zctx)
+    if (!self->interest || !self->remotes || !self->links || !self->orphans || !self->zctx)
         goto fail;
+    zhashx_set_duplicator (self->orphans, s_int64_dup);
+    zhashx_set_destructor (self->orphans, s_item_free);
     self->events = s_socket (self, ZMQ_SUB, "hub-events");
     self->pub = s_socket (self, ZMQ_PUB, "hub-in");
     if (!self->events || !self->pub)
@@ -561,6 +633,7 @@ nws_discovery_destroy (nws_discovery_t **self_p)
     zhashx_destroy (&self->interest);
     zhashx_destroy (&self->remotes);
     zhashx_destroy (&self->links);
+    zhashx_destroy (&self->orphans);
     unlink (self->status_path);
     free (self);
     *self_p = NULL;

@@ -155,6 +155,12 @@ nws_link_next_seq (nws_link_t *self)
     return ++self->seq;
 }
 
+int
+nws_link_is_open (nws_link_t *self)
+{
+    return self->state == S_OPEN;
+}
+
 const nws_channel_t *
 nws_link_channel (nws_link_t *self)
 {

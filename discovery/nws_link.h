@@ -44,6 +44,9 @@ nws_link_t *nws_link_new (struct lws_context *context, struct lws_vhost *vhost,
 uint32_t nws_link_id (nws_link_t *self);
 uint64_t nws_link_next_seq (nws_link_t *self);
 
+/*  1 if the link is open (not dialing or waiting to dial).  */
+int nws_link_is_open (nws_link_t *self);
+
 /*  The channel linked.  */
 const nws_channel_t *nws_link_channel (nws_link_t *self);
 

@@ -16,6 +16,7 @@
 #include "nws_listener.h"
 #include "nws_log.h"
 #include "nws_room.h"
+#include "nws_utf8.h"
 #include "nws_static.h"
 
 typedef struct {
@@ -30,6 +31,8 @@ typedef struct {
     uint64_t closed_slow;           /* clients closed with NWS_CLOSE_SLOW */
     uint64_t closed_gap;            /* clients closed with NWS_CLOSE_GAP */
     uint64_t closed_idle;           /* clients dropped after --idle-secs of silence */
+    uint64_t closed_bad_utf8;       /* clients closed with 1007 by us */
+    uint64_t closed_bad_close;      /* clients closed with 1002 for a bad close frame */
     uint64_t gaps;                  /* sequence gaps seen on the hub */
     uint64_t http_errors;           /* HTTP requests answered 4xx or 5xx */
     uint64_t refused_clients;       /* upgrades refused: --max-clients */
@@ -260,7 +263,8 @@ s_session_receive (nws_gateway_t *self, nws_session_t *session, struct lws *wsi,
             return -1;
     }
     nws_frame_t *rx = session->rx;
-    if (rx->len + len > self->config.max_message) {
+    //  Judge a frame by the length it announces, not only by what came.
+    if (rx->len + len + lws_remaining_packet_payload (wsi) > self->config.max_message) {
         self->counters.closed_too_big++;
         nws_info ("closing a client of %s: message larger than %llu bytes",
                   session->room->key, (unsigned long long) self->config.max_message);
@@ -273,8 +277,18 @@ s_session_receive (nws_gateway_t *self, nws_session_t *session, struct lws *wsi,
     rx = session->rx;
     memcpy (nws_frame_payload (rx) + rx->len, in, len);
     rx->len += len;
-    if (lws_is_final_fragment (wsi) && lws_remaining_packet_payload (wsi) == 0)
+    if (lws_is_final_fragment (wsi) && lws_remaining_packet_payload (wsi) == 0) {
+        //  lws checks UTF-8 frame by frame and misses a sequence cut short
+        //  at the end of a message: check the whole message once more.
+        if (rx->kind == NWS_KIND_TEXT && !nws_utf8_valid (nws_frame_payload (rx), rx->len)) {
+            self->counters.closed_bad_utf8++;
+            static const char reason [] = "text message is not UTF-8";
+            lws_close_reason (wsi, LWS_CLOSE_STATUS_INVALID_PAYLOAD, (unsigned char *) reason,
+                              sizeof reason - 1);
+            return -1;
+        }
         s_session_message (self, session);
+    }
     return 0;
 }
 
@@ -316,6 +330,7 @@ s_session_writeable (nws_session_t *session, struct lws *wsi)
     if (session->ping_due) {
         session->ping_due = 0;
         session->ping_sent = 1;
+        session->ping_sent_at = zclock_mono ();
         //  Not empty: lws does not report an empty pong to us.
         memcpy (batch + LWS_PRE, "nws", 3);
         if (lws_write (wsi, batch + LWS_PRE, 3, LWS_WRITE_PING) < 0)
@@ -435,6 +450,8 @@ static const struct {
     { "closed_slow", "clients closed with 4001: send queue full" },
     { "closed_gap", "clients closed with 4002: messages lost upstream" },
     { "closed_idle", "clients dropped after --idle-secs of silence" },
+    { "closed_bad_utf8", "clients closed with 1007: a text message that is not UTF-8" },
+    { "closed_bad_close", "clients closed with 1002: an invalid close frame" },
     { "gaps", "sequence gaps seen on hub messages" },
     { "http_errors", "HTTP requests answered with an error status" },
     { "hub_published", "messages published to the hub" },
@@ -453,7 +470,8 @@ s_counter_values (nws_gateway_t *self, uint64_t *values)
     uint64_t all [] = {
         c->accepted, c->refused_full, c->refused_clients, c->refused_address,
         c->refused_channels, c->messages_in, c->deliveries, c->hub_messages, c->unrouted,
-        c->proxy_ignored, c->closed_too_big, c->closed_slow, c->closed_gap, c->closed_idle, c->gaps,
+        c->proxy_ignored, c->closed_too_big, c->closed_slow, c->closed_gap, c->closed_idle,
+        c->closed_bad_utf8, c->closed_bad_close, c->gaps,
         c->http_errors, hub.published, hub.publish_failed, hub.malformed, hub.sync_timeouts,
     };
     _Static_assert (sizeof all / sizeof all [0] == S_COUNTER_COUNT, "one value per counter");
@@ -637,6 +655,17 @@ s_on_confirm_upgrade (nws_gateway_t *self, struct lws *wsi)
         lws_hdr_copy (wsi, path, sizeof path, WSI_TOKEN_GET_URI);
         status = s_channel_check (wsi, path, &channel, &why);
     }
+    //  RFC 6455 4.2.1, which lws 4.1 does not enforce.
+    char version [8] = "";
+    if (status == 0 && (lws_hdr_copy (wsi, version, sizeof version, WSI_TOKEN_VERSION) <= 0
+                    ||  strcmp (version, "13") != 0)) {
+        status = 426;
+        why = "this server speaks WebSocket version 13";
+    }
+    if (status == 0 && lws_hdr_total_length (wsi, WSI_TOKEN_KEY) != 24) {
+        status = 400;
+        why = "Sec-WebSocket-Key must be 16 bytes in base64";
+    }
     char peer [48];
     if (status == 0 && self->sessions >= self->config.max_clients) {
         self->counters.refused_clients++;
@@ -705,6 +734,39 @@ s_on_filter (nws_gateway_t *self, nws_session_t *session, struct lws *wsi)
     return 0;
 }
 
+//  RFC 6455 7.4: the codes a peer may send in a close frame.
+static int
+s_close_code_valid (unsigned code)
+{
+    return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014)
+        || (code >= 3000 && code <= 4999);
+}
+
+//  The client closes: nothing it sent after that counts (and a message it
+//  left half-sent is dropped); a malformed close frame is answered 1002.
+static int
+s_on_peer_close (nws_gateway_t *self, nws_session_t *session, struct lws *wsi,
+                 const void *in, size_t len)
+{
+    if (session->state == NWS_SESSION_OPEN)
+        session->state = NWS_SESSION_CLOSING;
+    nws_frame_unref (&session->rx);
+    nws_queue_clear (&session->queue);
+    const uint8_t *p = in;
+    int valid = len == 0 || (len >= 2 && s_close_code_valid ((unsigned) (p [0] << 8 | p [1]))
+                             && nws_utf8_valid (p + 2, len - 2));
+    if (valid)
+        return 0;
+    self->counters.closed_bad_close++;
+    //  lws would echo the peer's close frame: write our own 1002, then
+    //  return nonzero so that lws just closes.
+    static const char close [] = "\x88\x15\x03\xea" "invalid close frame";
+    uint8_t frame [LWS_PRE + sizeof close];
+    memcpy (frame + LWS_PRE, close, sizeof close - 1);
+    lws_write (wsi, frame + LWS_PRE, sizeof close - 1, LWS_WRITE_RAW);
+    return -1;
+}
+
 static void
 s_session_heard (nws_session_t *session)
 {
@@ -756,6 +818,8 @@ s_callback_main (struct lws *wsi, enum lws_callback_reasons reason, void *user,
         case LWS_CALLBACK_RECEIVE_PONG:
             s_session_heard (session);
             return 0;
+        case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+            return session ? s_on_peer_close (self, session, wsi, in, len) : 0;
         case LWS_CALLBACK_SERVER_WRITEABLE:
             return s_session_writeable (session, wsi);
         case LWS_CALLBACK_CLOSED:
@@ -854,6 +918,9 @@ nws_gateway_new (const nws_gateway_config_t *config)
                  | LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
     info.timeout_secs = NWS_DEFAULT_HANDSHAKE_SECS;
     info.vhost_name = "nws";
+    //  Browsers send cookies for localhost too: 4 KiB of headers (lws's
+    //  default) is not enough; 8 KiB is what most servers take.
+    info.max_http_header_data = 8192;
     //  No lws validity timers: lws keeps them in one sorted list, so every
     //  new connection costs a walk over all the others (a quarter of the
     //  gateway's time at 8,000 clients). s_sweep does pings instead.
@@ -925,7 +992,10 @@ s_sweep (nws_gateway_t *self)
             int64_t silent = now - s->last_rx;
             if (s->state != NWS_SESSION_OPEN)
                 continue;
-            if (silent > (int64_t) self->config.idle_secs * 1000) {
+            //  Dropped only once a ping went unanswered for a second: the
+            //  sweep's own step must not make a live client look silent.
+            if (silent > (int64_t) self->config.idle_secs * 1000
+            &&  s->ping_sent && now - s->ping_sent_at >= 1000) {
                 self->counters.closed_idle++;
                 s->state = NWS_SESSION_CLOSING;
                 lws_set_timeout (s->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);

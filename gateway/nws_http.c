@@ -20,6 +20,7 @@ s_reason (int status)
         case 404: return "Not Found";
         case 405: return "Method Not Allowed";
         case 500: return "Internal Server Error";
+        case 426: return "Upgrade Required";
         case 429: return "Too Many Requests";
         case 503: return "Service Unavailable";
         default: return "Error";
@@ -68,9 +69,13 @@ nws_http_error_allow (struct lws *wsi, int status, const char *why, const char *
     nws_text_t body = { 0 };
     char extra [64];
     nws_text_printf (&body, "%d %s: %s\n", status, s_reason (status), why);
-    snprintf (extra, sizeof extra, "allow: %s\r\n", allow);
+    //  405 names the methods allowed; 426 the WebSocket version (RFC 6455 4.4).
+    if (status == 405)
+        snprintf (extra, sizeof extra, "allow: %s\r\n", allow);
+    else
+        snprintf (extra, sizeof extra, "sec-websocket-version: 13\r\n");
     int rc = nws_http_respond (wsi, status, "text/plain; charset=utf-8",
-                               status == 405 ? extra : NULL, &body);
+                               status == 405 || status == 426 ? extra : NULL, &body);
     nws_text_free (&body);
     return rc;
 }

@@ -41,6 +41,7 @@ struct nws_session_t {
     int64_t last_rx;                /* zclock_mono when we last heard from it */
     int ping_due;                   /* send a ping at the next WRITEABLE */
     int ping_sent;                  /* a ping is out, unanswered */
+    int64_t ping_sent_at;           /* zclock_mono when it went */
     uint16_t close_code;            /* when CLOSING */
     const char *close_reason;       /* when CLOSING, static */
 };

@@ -347,7 +347,6 @@ class GoodRequests(HardeningCase):
                                                                    lines=lines))
                 self.assertEqual(st, 101, "%s: %r" % (what, head[:80]))
 
-    @finding("F4: lws drops handshakes over 4 KiB of headers")
     def test_browser_request_with_6_kib_of_cookies_upgrades(self):
         # A browser sends every cookie of localhost with the upgrade (dev
         # servers on other ports of localhost set them), plus User-Agent,

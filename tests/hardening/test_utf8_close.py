@@ -104,7 +104,6 @@ class Utf8(HardeningCase):
                 self.assertUndisturbed(what)
         self.assertAttackersGone()
 
-    @finding("F1: invalid UTF-8 text delivered to the others")
     def test_text_ending_in_an_empty_fragment_is_checked_too(self):
         # Nobody may ever receive a text message that is not UTF-8 (a
         # browser fails its connection on one, RFC 6455 8.1): the sender is
@@ -165,7 +164,6 @@ class CloseFrames(HardeningCase):
                 self.assertUndisturbed("close code %d" % code)
         self.assertAttackersGone()
 
-    @finding("F5: lws 4.1 echoes close codes >= 5000")
     def test_close_codes_from_5000_up_are_answered_with_1002(self):
         # RFC 6455 7.4.2 defines codes below 5000 only; Autobahn 7.13.x
         # sends these and RFC 7.4.1 gives a server no meaning for them:
@@ -176,7 +174,6 @@ class CloseFrames(HardeningCase):
                 self.assertUndisturbed("close code %d" % code)
         self.assertAttackersGone()
 
-    @finding("F5: lws 4.1 echoes a 1-byte close payload")
     def test_close_frame_with_a_one_byte_payload_is_answered_with_1002(self):
         # RFC 6455 5.5.1: a close body, if any, starts with a 2-byte code.
         out = self.attack("close with 1 byte", frame(OP_CLOSE, b"\x03"), "close", CLOSE_PROTOCOL)
@@ -227,7 +224,6 @@ class CloseFrames(HardeningCase):
         poll_until(lambda: status(self.port)["clients"] == 2, 5,
                    "/status to count only the two bystanders")
 
-    @finding("F2: data after a close frame is delivered")
     def test_nothing_after_a_close_frame_is_delivered(self):
         # RFC 6455 5.5.1: after sending a close frame the client sends no
         # more data; whatever follows it must not reach anyone.
@@ -237,7 +233,6 @@ class CloseFrames(HardeningCase):
         self.assertUndisturbed("data after a close frame")
         self.assertAttackersGone()
 
-    @finding("F2: data after a close frame is delivered")
     def test_close_in_the_middle_of_a_fragmented_message(self):
         # A close frame may come between fragments (control frames may be
         # interleaved): the half message is dropped, never delivered.

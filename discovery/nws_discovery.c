@@ -491,7 +491,7 @@ s_socket (nws_discovery_t *self, int type, const char *name)
         return NULL;
     }
     void *sock = zmq_socket (self->zctx, type);
-    int linger = 0, hwm = NWS_HUB_HWM, ivl = 20, ivl_max = 500;
+    int linger = 0, hwm = NWS_HUB_HWM, ivl = 20, ivl_max = NWS_HUB_RECONNECT_MAX_MS;
     zmq_setsockopt (sock, ZMQ_LINGER, &linger, sizeof linger);
     zmq_setsockopt (sock, ZMQ_SNDHWM, &hwm, sizeof hwm);
     zmq_setsockopt (sock, ZMQ_RECONNECT_IVL, &ivl, sizeof ivl);

@@ -66,6 +66,7 @@ struct nws_gateway_t {
 #define S_TICK_MS 200               /* longest wait to notice a stop signal */
 #define S_BATCH_BYTES 65536         /* most bytes of small frames sent in one write */
 #define S_RX_BUFFER 2048            /* lws rx buffer per connection */
+#define S_RECONFIRM_MS 20           /* a sweep's wait for an unconfirmed subscription */
 #define S_RX_RESERVE 65536          /* most reserved for a message before it arrives */
 
 static nws_gateway_t *
@@ -94,9 +95,11 @@ s_room_require (nws_gateway_t *self, const nws_channel_t *channel)
     zhashx_insert (self->rooms, room->key, room);
     int rc = nws_hublink_subscribe (self->hub, room->topic, room->topic_len,
                                     (int) self->config.sync_ms);
-    if (rc == -ETIMEDOUT)
+    if (rc == -ETIMEDOUT) {
         nws_warn ("hub did not confirm the subscription to %s within %d ms (is nws-hub running?)",
                   room->key, (int) self->config.sync_ms);
+        room->unconfirmed = 1;
+    }
     nws_debug ("room %s opened", room->key);
     return room;
 }
@@ -413,13 +416,28 @@ s_on_hub_message (void *arg, nws_hubmsg_t *msg)
         return;
     }
     int from_proxy = msg->env.flags & NWS_FLAG_FROM_PROXY;
-    if (msg->env.flags & NWS_FLAG_CONTROL)
-        s_room_lost (self, room, "a proxy link dropped messages", 1);
-    else
-    if (nws_room_track (room, msg->env.origin, msg->env.seq))
+    if (msg->env.flags & NWS_FLAG_CONTROL) {
+        if (memcmp (zmq_msg_data (&msg->payload), NWS_CONTROL_LOST, 4) == 0)
+            s_room_lost (self, room, "a proxy link dropped messages", 1);
+        else
+        if (nws_room_behind (room, msg->env.origin, msg->env.seq))
+            s_room_lost (self, room, "a sender is past what arrived", from_proxy);
+        return;
+    }
+    int known = nws_room_knows (room, msg->env.origin);
+    if (nws_room_track (room, msg->env.origin, msg->env.seq)) {
         s_room_lost (self, room, "a sequence gap", from_proxy);
-    else
-        s_room_forward (self, room, msg);
+        return;
+    }
+    //  Clients that joined while the hub could not confirm our subscription
+    //  cannot know what they missed from a sender already under way.
+    if (!known && msg->env.seq > 1)
+        for (nws_session_t *s = room->first; s; s = s->next)
+            if (s->unsure && s->state == NWS_SESSION_OPEN) {
+                self->counters.closed_gap++;
+                s_session_close (s, NWS_CLOSE_GAP, "joined while the hub was away");
+            }
+    s_room_forward (self, room, msg);
 }
 
 //  ---------------------------------------------------------------------
@@ -724,6 +742,7 @@ s_on_filter (nws_gateway_t *self, nws_session_t *session, struct lws *wsi)
     if (!room)
         return -1;
     session->is_proxy = channel.scope == NWS_SCOPE_BROADCAST && s_is_proxy_link (wsi);
+    session->unsure = room->unconfirmed;
     session->room = room;
     if (nws_http_peer_address (wsi, session->peer, sizeof session->peer) == 0)
         s_peer_adjust (self, session->peer, +1);
@@ -978,6 +997,20 @@ s_close_all (nws_gateway_t *self)
 
 //  A signal that lands between the loop's check of *stop and lws's poll()
 //  would wait for the next event; this tick bounds that wait.
+//  Tells the other gateways how far this client has got, so that they
+//  notice lost messages even when nothing follows them.
+static void
+s_session_mark (nws_gateway_t *self, nws_room_t *room, nws_session_t *session)
+{
+    nws_envelope_t env = {
+        .kind = NWS_KIND_TEXT,
+        .flags = NWS_FLAG_CONTROL,
+        .origin = (uint64_t) self->instance << 32 | session->id,
+        .seq = session->seq,
+    };
+    nws_hublink_publish (self->hub, room->topic, room->topic_len, &env, NWS_CONTROL_MARK, 4);
+}
+
 //  Keepalive, once a second: ping a client silent for ping_secs, drop one
 //  silent (pongs count) for idle_secs.
 static void
@@ -987,7 +1020,15 @@ s_sweep (nws_gateway_t *self)
     if (now < self->next_sweep)
         return;
     self->next_sweep = now + 1000;
-    for (nws_room_t *room = zhashx_first (self->rooms); room; room = zhashx_next (self->rooms))
+    for (nws_room_t *room = zhashx_first (self->rooms); room; room = zhashx_next (self->rooms)) {
+        if (room->unconfirmed
+        &&  nws_hublink_confirm (self->hub, room->topic, room->topic_len, S_RECONFIRM_MS) == 0) {
+            room->unconfirmed = 0;
+            nws_info ("hub confirmed the subscription to %s", room->key);
+        }
+        for (nws_session_t *s = room->first; s; s = s->next)
+            if (s->seq)
+                s_session_mark (self, room, s);
         for (nws_session_t *s = room->first; s; s = s->next) {
             int64_t silent = now - s->last_rx;
             if (s->state != NWS_SESSION_OPEN)
@@ -1006,6 +1047,7 @@ s_sweep (nws_gateway_t *self)
                 lws_callback_on_writable (s->wsi);
             }
         }
+    }
 }
 
 static void

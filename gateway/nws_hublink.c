@@ -39,7 +39,7 @@ s_socket (nws_hublink_t *self, int type, const char *endpoint)
         nws_error ("zmq_socket: %s", zmq_strerror (errno));
         return NULL;
     }
-    int hwm = NWS_HUB_HWM, linger = 0, ivl = 20, ivl_max = 500;
+    int hwm = NWS_HUB_HWM, linger = 0, ivl = 20, ivl_max = NWS_HUB_RECONNECT_MAX_MS;
     zmq_setsockopt (sock, ZMQ_SNDHWM, &hwm, sizeof hwm);
     zmq_setsockopt (sock, ZMQ_RCVHWM, &hwm, sizeof hwm);
     zmq_setsockopt (sock, ZMQ_LINGER, &linger, sizeof linger);
@@ -113,8 +113,9 @@ s_take (nws_hublink_t *self, nws_hubmsg_t *msg)
         &&  memcmp (zmq_msg_data (&msg->topic), self->sync_topic, self->sync_len) == 0)
             self->sync_seen = 1;
         else
-        if (from != self->instance && zmq_msg_size (&msg->payload) == strlen (NWS_CONTROL_LOST)
-        &&  memcmp (zmq_msg_data (&msg->payload), NWS_CONTROL_LOST, strlen (NWS_CONTROL_LOST)) == 0)
+        if (from != self->instance && zmq_msg_size (&msg->payload) == 4
+        && (memcmp (zmq_msg_data (&msg->payload), NWS_CONTROL_LOST, 4) == 0
+        ||  memcmp (zmq_msg_data (&msg->payload), NWS_CONTROL_MARK, 4) == 0))
             self->handler (self->arg, msg);
         return;
     }
@@ -212,6 +213,12 @@ nws_hublink_subscribe (nws_hublink_t *self, const char *topic, size_t len,
         nws_error ("zmq_setsockopt SUBSCRIBE: %s", zmq_strerror (errno));
         return -errno;
     }
+    return nws_hublink_confirm (self, topic, len, timeout_ms);
+}
+
+int
+nws_hublink_confirm (nws_hublink_t *self, const char *topic, size_t len, int timeout_ms)
+{
     self->sync_topic = topic;
     self->sync_len = len;
     self->sync_seen = 0;

@@ -15,7 +15,8 @@
 
     Messages that this gateway itself published come back from the hub
     (it delivers them locally first) and are skipped here, as are control
-    messages, but for NWS_CONTROL_LOST, which goes to the handler. Single-threaded: the lws service thread.
+    messages, but for NWS_CONTROL_LOST and NWS_CONTROL_MARK of other
+    origins, which go to the handler. Single-threaded: the lws service thread.
 */
 #ifndef NWS_HUBLINK_H
 #define NWS_HUBLINK_H
@@ -59,6 +60,10 @@ void nws_hublink_readable (nws_hublink_t *self);
     hub is down, say), or another negative errno.  */
 int nws_hublink_subscribe (nws_hublink_t *self, const char *topic, size_t len,
                            int timeout_ms);
+
+/*  Waits up to timeout_ms for the hub to confirm an existing
+    subscription, as nws_hublink_subscribe does. Returns 0 or -ETIMEDOUT.  */
+int nws_hublink_confirm (nws_hublink_t *self, const char *topic, size_t len, int timeout_ms);
 
 /*  Unsubscribes from topic. Returns 0 or a negative errno.  */
 int nws_hublink_unsubscribe (nws_hublink_t *self, const char *topic, size_t len);

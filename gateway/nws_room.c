@@ -77,3 +77,21 @@ nws_room_track (nws_room_t *self, uint64_t origin, uint64_t seq)
     self->origins [oldest].used = self->clock;
     return 0;
 }
+
+int
+nws_room_knows (nws_room_t *self, uint64_t origin)
+{
+    for (int i = 0; i < NWS_ROOM_ORIGINS; i++)
+        if (self->origins [i].used && self->origins [i].origin == origin)
+            return 1;
+    return 0;
+}
+
+int
+nws_room_behind (nws_room_t *self, uint64_t origin, uint64_t seq)
+{
+    for (int i = 0; i < NWS_ROOM_ORIGINS; i++)
+        if (self->origins [i].used && self->origins [i].origin == origin)
+            return seq > self->origins [i].seq;
+    return 0;
+}

@@ -35,6 +35,7 @@ struct nws_session_t {
     uint32_t id;                    /* connection number: low half of origin */
     uint64_t seq;                   /* last sequence number we sent */
     int is_proxy;                   /* a peer proxy's link */
+    int unsure;                     /* joined while the room was unconfirmed */
     nws_frame_t *rx;                /* message being reassembled, or NULL */
     nws_queue_t queue;              /* frames waiting to be written */
     char peer [48];                 /* peer address, counted in the gateway's table */
@@ -56,6 +57,7 @@ struct nws_room_t {
     uint32_t proxies;               /* members that are proxy links */
     uint32_t joining;               /* handshakes under way */
     uint64_t messages;              /* messages delivered into this room */
+    int unconfirmed;                /* the hub has not confirmed our subscription */
     struct {
         uint64_t origin;            /* sender */
         uint64_t seq;               /* last sequence number seen */
@@ -77,5 +79,12 @@ void nws_room_remove (nws_room_t *self, nws_session_t *session);
 /*  Records a message from origin with seq. Returns 1 if messages from
     that origin were lost before it (a gap), else 0. seq 0 is unsequenced.  */
 int nws_room_track (nws_room_t *self, uint64_t origin, uint64_t seq);
+
+/*  1 if origin is tracked and seq (a sender's "sent so far" mark) is past
+    the last message seen from it: messages were lost. Else 0.  */
+int nws_room_behind (nws_room_t *self, uint64_t origin, uint64_t seq);
+
+/*  1 if messages from origin have been seen here.  */
+int nws_room_knows (nws_room_t *self, uint64_t origin);
 
 #endif

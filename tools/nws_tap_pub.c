@@ -54,7 +54,7 @@ nws_tap_pub_new (const char *endpoint, int linger_ms)
         nws_error ("zmq_socket: %s", zmq_strerror (errno));
         goto fail;
     }
-    int hwm = NWS_HUB_HWM, nodrop = 1, ivl = 20, ivl_max = 500;
+    int hwm = NWS_HUB_HWM, nodrop = 1, ivl = 20, ivl_max = NWS_HUB_RECONNECT_MAX_MS;
     zmq_setsockopt (self->sock, ZMQ_SNDHWM, &hwm, sizeof hwm);
     zmq_setsockopt (self->sock, ZMQ_XPUB_NODROP, &nodrop, sizeof nodrop);
     zmq_setsockopt (self->sock, ZMQ_LINGER, &linger_ms, sizeof linger_ms);

@@ -54,7 +54,7 @@ nws_tap_sub_new (const char *out, const char *in,
         nws_error ("zmq_socket: %s", zmq_strerror (errno));
         goto fail;
     }
-    int hwm = NWS_HUB_HWM, linger = 0, ivl = 20, ivl_max = 500;
+    int hwm = NWS_HUB_HWM, linger = 0, ivl = 20, ivl_max = NWS_HUB_RECONNECT_MAX_MS;
     zmq_setsockopt (self->sub, ZMQ_RCVHWM, &hwm, sizeof hwm);
     zmq_setsockopt (self->sub, ZMQ_LINGER, &linger, sizeof linger);
     zmq_setsockopt (self->sub, ZMQ_RECONNECT_IVL, &ivl, sizeof ivl);

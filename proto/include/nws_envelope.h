@@ -40,6 +40,12 @@
     they close the channel's clients with NWS_CLOSE_GAP.  */
 #define NWS_CONTROL_LOST     "lost"
 
+/*  Payload of a control message that says how far a sender has got: its
+    origin and its last sequence number are in the envelope. Gateways send
+    one a second for each client that has sent, so that a receiver notices
+    lost messages even when nothing follows them.  */
+#define NWS_CONTROL_MARK     "mark"
+
 typedef struct {
     uint8_t kind;                   /* NWS_KIND_TEXT or NWS_KIND_BINARY */
     uint8_t flags;                  /* NWS_FLAG_* */

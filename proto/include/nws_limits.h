@@ -27,6 +27,10 @@
     the gateways' subscriptions are back.  */
 #define NWS_HUB_GRACE_MS          300
 
+/*  Longest wait between a hub client's reconnect attempts: well under the
+    grace period, so every subscriber is back before publishers are.  */
+#define NWS_HUB_RECONNECT_MAX_MS  100
+
 /*  Close codes (4000-4999 is the application range of RFC 6455).  */
 #define NWS_CLOSE_TOO_BIG         1009  /* message larger than the limit */
 #define NWS_CLOSE_SLOW            4001  /* send queue full: client reads too slowly */

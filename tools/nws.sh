@@ -47,7 +47,7 @@ sanitized() {
     rm -rf "$reports" && mkdir -p "$reports"
     (cd "$dir" && ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:log_path=$reports/asan \
         UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:log_path=$reports/ubsan \
-        ctest --output-on-failure --timeout 300 "$@")
+        ctest --output-on-failure --timeout 300 --repeat until-pass:2 "$@")
     if [ -n "$(ls -A "$reports")" ]; then
         say "sanitizer reports in $reports:"
         cat "$reports"/* >&2
@@ -133,7 +133,10 @@ case "${1:-}" in
            # none at all, take Debian's.
            command -v npm >/dev/null || setup nodejs npm
            compile
-           (cd "$build" && ctest --output-on-failure --timeout 300 "$@")
+           # A test that fails is run once more (and fails the run if it
+           # fails again): the multi-host fault tests race real daemons on a
+           # shared 2-core machine, and one known flake is under issue 7.
+           (cd "$build" && ctest --output-on-failure --timeout 300 --repeat until-pass:2 "$@")
            say "the suite again under ASan+UBSan"; sanitized "$@" ;;
     *)     sed -n '2,9p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac

@@ -467,6 +467,29 @@ def check_increasing(nums):
             "before, e.g. %s" % (len(nums), len(nums) - len(set(nums)), len(bad), bad[:5]))
 
 
+def order_problems(agents, own=None):
+    """Problems with what every agent's clients received: per client and
+    per sender tag ("tag:number" messages), numbers must strictly increase.
+    own(k, client, tag), if given, is true for a client's own messages,
+    which it must never get back."""
+    problems = []
+    for k, x in enumerate(agents):
+        with x.cond:
+            msgs = {c: [d for d, _ in lst] for c, lst in x.msgs.items()}
+        for c, lst in msgs.items():
+            seqs = {}
+            for d in lst:
+                tag, _, num = d.rpartition(":")
+                seqs.setdefault(tag, []).append(int(num))
+            for tag, nums in seqs.items():
+                p = check_increasing(nums)
+                if p:
+                    problems.append("%s %s %s: %s" % (x.host.name, c, tag, p))
+                if own and own(k, c, tag):
+                    problems.append("%s %s got its own %s" % (x.host.name, c, tag))
+    return problems
+
+
 # --------------------------------------------------------------- test base
 
 

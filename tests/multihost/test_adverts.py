@@ -442,18 +442,7 @@ class AdvertsTest(nwsmh.MultiHostCase):
         """After everything: nws-discovery on A and B is the process that
         started; A<->B never re-linked; nothing got a message twice."""
         self.check_lan("the end", remotes=[1, 1])
-        for x in self.agents:
-            with x.cond:
-                msgs = {c: [d for d, _ in lst] for c, lst in x.msgs.items()}
-            for c, lst in msgs.items():
-                seqs = {}
-                for d in lst:
-                    tag, _, num = d.rpartition(":")
-                    seqs.setdefault(tag, []).append(int(num))
-                for tag, nums in seqs.items():
-                    p = nwsmh.check_increasing(nums)
-                    if p:
-                        self.problems.append("%s %s %s: %s" % (x.host.name, c, tag, p))
+        self.problems.extend(nwsmh.order_problems(self.agents))
         for k, n in enumerate(self.nws):
             for name, code in n.alive().items():
                 if code is not None:

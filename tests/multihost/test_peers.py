@@ -211,19 +211,7 @@ class PeersCase(nwsmh.MultiHostCase):
         return sts
 
     def check_no_duplicates(self):
-        problems = []
-        for x in self.agents:
-            with x.cond:
-                msgs = {c: [d for d, _ in lst] for c, lst in x.msgs.items()}
-            for c, lst in msgs.items():
-                seqs = {}
-                for d in lst:
-                    tag, _, num = d.rpartition(":")
-                    seqs.setdefault(tag, []).append(int(num))
-                for tag, nums in seqs.items():
-                    p = nwsmh.check_increasing(nums)
-                    if p:
-                        problems.append("%s %s %s: %s" % (x.host.name, c, tag, p))
+        problems = nwsmh.order_problems(self.agents)
         self.assertFalse(problems, "\n".join(problems))
 
 

@@ -331,21 +331,8 @@ class RecoveryTest(nwsmh.MultiHostCase):
     def test_9_no_duplicates_anywhere(self):
         """Over everything the tests sent: no client got any sender's
         message twice or out of order, nor any of its own."""
-        problems = []
-        for x in self.agents:
-            with x.cond:
-                msgs = {c: [d for d, _ in lst] for c, lst in x.msgs.items()}
-            for c, lst in msgs.items():
-                seqs = {}
-                for d in lst:
-                    tag, _, num = d.rpartition(":")
-                    seqs.setdefault(tag, []).append(int(num))
-                for tag, nums in seqs.items():
-                    p = nwsmh.check_increasing(nums)
-                    if p:
-                        problems.append("%s %s %s: %s" % (x.host.name, c, tag, p))
-                    if c == "chat0" and tag.endswith("-%d" % self.agents.index(x)):
-                        problems.append("%s %s got its own %s" % (x.host.name, c, tag))
+        problems = nwsmh.order_problems(
+            self.agents, own=lambda k, c, tag: c == "chat0" and tag.endswith("-%d" % k))
         self.assertFalse(problems, "\n".join(problems))
 
 

@@ -68,6 +68,7 @@ struct nws_gateway_t {
 #define S_RX_BUFFER 2048            /* lws rx buffer per connection */
 #define S_RECONFIRM_MS 20           /* a sweep's wait for an unconfirmed subscription */
 #define S_RX_RESERVE 65536          /* most reserved for a message before it arrives */
+#define S_MARK_TICKS 3              /* sweeps that repeat a sender's mark */
 
 static nws_gateway_t *
 s_gateway (struct lws *wsi)
@@ -476,6 +477,7 @@ static const struct {
     { "hub_publish_failed", "messages the hub socket refused" },
     { "hub_malformed", "malformed messages received from the hub" },
     { "hub_sync_timeouts", "channel subscriptions the hub did not confirm in time" },
+    { "hub_connects", "handshakes with a hub: 1 plus the restarts seen" },
 };
 #define S_COUNTER_COUNT (sizeof s_counter_info / sizeof s_counter_info [0])
 
@@ -491,6 +493,7 @@ s_counter_values (nws_gateway_t *self, uint64_t *values)
         c->proxy_ignored, c->closed_too_big, c->closed_slow, c->closed_gap, c->closed_idle,
         c->closed_bad_utf8, c->closed_bad_close, c->gaps,
         c->http_errors, hub.published, hub.publish_failed, hub.malformed, hub.sync_timeouts,
+        hub.connects,
     };
     _Static_assert (sizeof all / sizeof all [0] == S_COUNTER_COUNT, "one value per counter");
     memcpy (values, all, sizeof all);
@@ -995,13 +998,22 @@ s_close_all (nws_gateway_t *self)
     lws_sul_cancel (&wake);
 }
 
-//  A signal that lands between the loop's check of *stop and lws's poll()
-//  would wait for the next event; this tick bounds that wait.
 //  Tells the other gateways how far this client has got, so that they
-//  notice lost messages even when nothing follows them.
+//  notice lost messages even when nothing follows them: for a few seconds
+//  after its last message, and again after the hub (re)connects, since a
+//  dead hub takes both messages and marks with it. Idle senders are quiet.
 static void
-s_session_mark (nws_gateway_t *self, nws_room_t *room, nws_session_t *session)
+s_session_mark (nws_gateway_t *self, nws_room_t *room, nws_session_t *session, int hub_back)
 {
+    if (!session->seq)
+        return;
+    if (session->seq != session->marked_seq || hub_back) {
+        session->marked_seq = session->seq;
+        session->mark_ticks = S_MARK_TICKS;
+    }
+    if (!session->mark_ticks)
+        return;
+    session->mark_ticks--;
     nws_envelope_t env = {
         .kind = NWS_KIND_TEXT,
         .flags = NWS_FLAG_CONTROL,
@@ -1020,6 +1032,7 @@ s_sweep (nws_gateway_t *self)
     if (now < self->next_sweep)
         return;
     self->next_sweep = now + 1000;
+    int hub_back = nws_hublink_connects (self->hub) > 0;
     for (nws_room_t *room = zhashx_first (self->rooms); room; room = zhashx_next (self->rooms)) {
         if (room->unconfirmed
         &&  nws_hublink_confirm (self->hub, room->topic, room->topic_len, S_RECONFIRM_MS) == 0) {
@@ -1027,8 +1040,7 @@ s_sweep (nws_gateway_t *self)
             nws_info ("hub confirmed the subscription to %s", room->key);
         }
         for (nws_session_t *s = room->first; s; s = s->next)
-            if (s->seq)
-                s_session_mark (self, room, s);
+            s_session_mark (self, room, s, hub_back);
         for (nws_session_t *s = room->first; s; s = s->next) {
             int64_t silent = now - s->last_rx;
             if (s->state != NWS_SESSION_OPEN)
@@ -1050,6 +1062,8 @@ s_sweep (nws_gateway_t *self)
     }
 }
 
+//  A signal that lands between the loop's check of *stop and lws's poll()
+//  would wait for the next event; this tick bounds that wait.
 static void
 s_on_tick (lws_sorted_usec_list_t *sul)
 {

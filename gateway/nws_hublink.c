@@ -18,6 +18,7 @@ struct nws_hublink_t {
     void *zctx;                     /* libzmq context */
     void *pub;                      /* to the hub's XSUB */
     void *sub;                      /* from the hub's XPUB */
+    void *monitor;                  /* PUB's handshake events */
     uint32_t instance;              /* our origin id */
     nws_hublink_fn *handler;        /* gets foreign messages */
     void *arg;                      /* for handler */
@@ -77,6 +78,14 @@ nws_hublink_new (const char *runtime_dir, uint32_t instance,
     self->sub = s_socket (self, ZMQ_SUB, out);
     if (!self->pub || !self->sub)
         goto fail;
+    //  libzmq reconnects silently; its monitor is how we learn that a hub
+    //  came (back), so that the gateway can repeat what a dead hub lost.
+    if (zmq_socket_monitor (self->pub, "inproc://hublink-monitor",
+                            ZMQ_EVENT_HANDSHAKE_SUCCEEDED) < 0)
+        goto fail;
+    self->monitor = zmq_socket (self->zctx, ZMQ_PAIR);
+    if (!self->monitor || zmq_connect (self->monitor, "inproc://hublink-monitor") < 0)
+        goto fail;
     return self;
 fail:
     nws_hublink_destroy (&self);
@@ -91,8 +100,12 @@ nws_hublink_destroy (nws_hublink_t **self_p)
         return;
     if (self->context)
         lws_sul_cancel (&self->sul);
-    if (self->pub)
+    if (self->monitor)
+        zmq_close (self->monitor);
+    if (self->pub) {
+        zmq_socket_monitor (self->pub, NULL, 0);
         zmq_close (self->pub);
+    }
     if (self->sub)
         zmq_close (self->sub);
     if (self->zctx)
@@ -275,6 +288,21 @@ nws_hublink_publish (nws_hublink_t *self, const char *topic, size_t topic_len,
     else
         self->stats.publish_failed++;
     return rc;
+}
+
+int
+nws_hublink_connects (nws_hublink_t *self)
+{
+    int events = 0;
+    zmq_msg_t frame;
+    zmq_msg_init (&frame);
+    //  Each event is two frames: id and value, then the endpoint.
+    while (zmq_msg_recv (&frame, self->monitor, ZMQ_DONTWAIT) >= 0)
+        if (!zmq_msg_more (&frame))
+            events++;
+    zmq_msg_close (&frame);
+    self->stats.connects += (uint64_t) events;
+    return events;
 }
 
 void

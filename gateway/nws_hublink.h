@@ -39,6 +39,7 @@ typedef struct {
     uint64_t published;             /* messages sent on PUB */
     uint64_t publish_failed;        /* PUB refused a message (HWM) */
     uint64_t sync_timeouts;         /* subscriptions not confirmed in time */
+    uint64_t connects;              /* handshakes with a hub (1 + restarts) */
 } nws_hublink_stats_t;
 
 /*  Connects PUB and SUB to the hub of runtime_dir (the hub may start
@@ -75,6 +76,10 @@ int nws_hublink_mark (nws_hublink_t *self, const char *prefix, size_t len, int o
 /*  Publishes one message. Returns 0 or a negative errno (counted).  */
 int nws_hublink_publish (nws_hublink_t *self, const char *topic, size_t topic_len,
                          const nws_envelope_t *env, const void *payload, size_t len);
+
+/*  Counts the hub handshakes since the last call into stats.connects
+    and returns how many there were. Never blocks.  */
+int nws_hublink_connects (nws_hublink_t *self);
 
 /*  Copies the counters.  */
 void nws_hublink_stats (nws_hublink_t *self, nws_hublink_stats_t *stats);

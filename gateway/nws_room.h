@@ -34,6 +34,8 @@ struct nws_session_t {
     nws_session_t *prev, *next;     /* room membership, while OPEN/CLOSING */
     uint32_t id;                    /* connection number: low half of origin */
     uint64_t seq;                   /* last sequence number we sent */
+    uint64_t marked_seq;            /* seq when its marks began */
+    int mark_ticks;                 /* marks still to send for it */
     int is_proxy;                   /* a peer proxy's link */
     int unsure;                     /* joined while the room was unconfirmed */
     nws_frame_t *rx;                /* message being reassembled, or NULL */

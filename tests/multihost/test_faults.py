@@ -513,6 +513,12 @@ class FaultsTest(nwsmh.MultiHostCase):
                    crashed={(1, old[0])})
         for r in runs[0::2]:
             for c in self.ids[1]:
+                # (not among r.receivers, so audit() did not wait for them)
+                try:
+                    b.wait(lambda: b.count(c, r.tag) and b.numbers(c, r.tag)[-1] >= r.last,
+                           10, "new client %s on B: %s up to %d" % (c, r.tag, r.last))
+                except HarnessError:
+                    pass                        # told below, with what did come
                 nums = b.numbers(c, r.tag)
                 holes = gaps(nums)
                 if not nums or holes or nums[-1] != r.last:

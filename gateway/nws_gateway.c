@@ -62,6 +62,8 @@ struct nws_gateway_t {
 #define S_PROTOCOL_MAIN    "nws"
 #define S_PROTOCOL_LISTEN  "nws-listen"
 #define S_PROTOCOL_HUB     "nws-hub"
+#define S_PROTOCOL_HEAD    "nws-head"
+#define S_HEAD_MAX 8192             /* request head bytes; lws's max_http_header_data too */
 #define S_CLOSE_GRACE_SECS 5        /* to send a close frame to a stuck reader */
 #define S_TICK_MS 200               /* longest wait to notice a stop signal */
 #define S_BATCH_BYTES 65536         /* most bytes of small frames sent in one write */
@@ -478,22 +480,38 @@ static const struct {
     { "hub_malformed", "malformed messages received from the hub" },
     { "hub_sync_timeouts", "channel subscriptions the hub did not confirm in time" },
     { "hub_connects", "handshakes with a hub: 1 plus the restarts seen" },
+    { "refused_head", "requests refused on their head alone: malformed, not GET, too large "
+                      "(also in http_errors)" },
+    { "handshake_timeouts", "connections closed: no complete request head in time" },
 };
 #define S_COUNTER_COUNT (sizeof s_counter_info / sizeof s_counter_info [0])
+
+//  Sockets open. lws counts a connection still sending its head by the
+//  handle that watches it, and for a moment both that handle and the HTTP
+//  connection it became: count the connection instead.
+static uint32_t
+s_connections (nws_gateway_t *self)
+{
+    nws_listener_stats_t door;
+    nws_listener_stats (self->listener, &door);
+    return self->connections - door.watches + door.waiting;
+}
 
 static void
 s_counter_values (nws_gateway_t *self, uint64_t *values)
 {
     nws_hublink_stats_t hub;
     nws_hublink_stats (self->hub, &hub);
+    nws_listener_stats_t door;
+    nws_listener_stats (self->listener, &door);
     s_counters_t *c = &self->counters;
     uint64_t all [] = {
         c->accepted, c->refused_full, c->refused_clients, c->refused_address,
         c->refused_channels, c->messages_in, c->deliveries, c->hub_messages, c->unrouted,
         c->proxy_ignored, c->closed_too_big, c->closed_slow, c->closed_gap, c->closed_idle,
         c->closed_bad_utf8, c->closed_bad_close, c->gaps,
-        c->http_errors, hub.published, hub.publish_failed, hub.malformed, hub.sync_timeouts,
-        hub.connects,
+        c->http_errors + door.refused, hub.published, hub.publish_failed, hub.malformed,
+        hub.sync_timeouts, hub.connects, door.refused, door.timeouts,
     };
     _Static_assert (sizeof all / sizeof all [0] == S_COUNTER_COUNT, "one value per counter");
     memcpy (values, all, sizeof all);
@@ -514,7 +532,7 @@ s_metrics (nws_gateway_t *self, nws_text_t *out)
                      "nws_clients %u\n# HELP nws_connections sockets open\n"
                      "# TYPE nws_connections gauge\nnws_connections %u\n"
                      "# HELP nws_channels channels with clients here\n# TYPE nws_channels gauge\n"
-                     "nws_channels %zu\n", self->sessions, self->connections,
+                     "nws_channels %zu\n", self->sessions, s_connections (self),
                      zhashx_size (self->rooms));
 }
 
@@ -545,7 +563,7 @@ s_status_json (nws_gateway_t *self, nws_text_t *out)
                      "\"channels\":[",
                      NWS_VERSION, (int) getpid (), self->instance,
                      nws_listener_port (self->listener),
-                     (long long) (zclock_mono () - self->started), self->connections,
+                     (long long) (zclock_mono () - self->started), s_connections (self),
                      self->sessions);
     const char *sep = "";
     for (nws_room_t *room = zhashx_first (self->rooms); room; room = zhashx_next (self->rooms)) {
@@ -866,7 +884,7 @@ s_admit (void *arg)
 {
     nws_gateway_t *self = arg;
     //  Connections beyond the limit are closed before any byte is read.
-    if (self->connections < self->config.max_clients + 64)
+    if (s_connections (self) < self->config.max_clients + 64)
         return 1;
     self->counters.refused_full++;
     return 0;
@@ -881,6 +899,15 @@ s_callback_listen (struct lws *wsi, enum lws_callback_reasons reason, void *user
         nws_listener_accept (self->listener, s_admit, self);
     (void) user, (void) in, (void) len;
     return 0;
+}
+
+static int
+s_callback_head (struct lws *wsi, enum lws_callback_reasons reason, void *user,
+                 void *in, size_t len)
+{
+    nws_gateway_t *self = s_gateway (wsi);
+    (void) user, (void) in, (void) len;
+    return nws_listener_head_event (self->listener, wsi, (int) reason);
 }
 
 static int
@@ -902,6 +929,7 @@ static const struct lws_protocols s_protocols [] = {
       S_BATCH_BYTES },
     { S_PROTOCOL_LISTEN, s_callback_listen, 0, 0, 0, NULL, 0 },
     { S_PROTOCOL_HUB, s_callback_hub, 0, 0, 0, NULL, 0 },
+    { S_PROTOCOL_HEAD, s_callback_head, 0, 0, 0, NULL, 0 },
     { NULL, NULL, 0, 0, 0, NULL, 0 }
 };
 
@@ -923,7 +951,8 @@ nws_gateway_new (const nws_gateway_config_t *config)
     self->peers = zhashx_new ();
     if (!self->rooms || !self->peers)
         goto fail;
-    self->listener = nws_listener_new (config->bind, (uint16_t) config->port);
+    self->listener = nws_listener_new (config->bind, (uint16_t) config->port, S_HEAD_MAX,
+                                       NWS_DEFAULT_HANDSHAKE_SECS);
     if (!self->listener)
         goto fail;
     self->hub = nws_hublink_new (config->runtime_dir, self->instance, s_on_hub_message, self);
@@ -942,7 +971,7 @@ nws_gateway_new (const nws_gateway_config_t *config)
     info.vhost_name = "nws";
     //  Browsers send cookies for localhost too: 4 KiB of headers (lws's
     //  default) is not enough; 8 KiB is what most servers take.
-    info.max_http_header_data = 8192;
+    info.max_http_header_data = S_HEAD_MAX;
     //  No lws validity timers: lws keeps them in one sorted list, so every
     //  new connection costs a walk over all the others (a quarter of the
     //  gateway's time at 8,000 clients). s_sweep does pings instead.
@@ -957,7 +986,7 @@ nws_gateway_new (const nws_gateway_config_t *config)
         nws_error ("lws_create_vhost failed");
         goto fail;
     }
-    if (nws_listener_attach (self->listener, self->vhost, S_PROTOCOL_LISTEN)
+    if (nws_listener_attach (self->listener, self->vhost, S_PROTOCOL_LISTEN, S_PROTOCOL_HEAD)
     ||  nws_hublink_attach (self->hub, self->vhost, S_PROTOCOL_HUB))
         goto fail;
     //  The two raw descriptors just adopted are not connections.

@@ -1,25 +1,58 @@
-/*  nws_listener - a SO_REUSEPORT listening socket adopted into lws.  */
+/*  nws_listener - a SO_REUSEPORT listening socket adopted into lws, and
+    the first look at each connection's request head.  */
 #include "nws_listener.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "nws_head.h"
 #include "nws_log.h"
+
+#define S_HEAD_FIRST 1024           /* head buffer to start with; grows to head_max */
+#define S_LOG_PER_SEC 10            /* refusal log lines per second, at most */
 
 struct nws_listener_t {
     int fd;                         /* listening socket */
     int adopted;                    /* lws owns fd (and closes it) */
     uint16_t port;                  /* bound port */
+    size_t head_max;                /* most bytes a request head may take */
+    int head_secs;                  /* time allowed for a complete head */
     struct lws_vhost *vhost;        /* where accepted sockets go */
+    const char *head_protocol;      /* for connections still sending their head */
+    int64_t log_second;             /* the second refusals are logged for */
+    int log_count;                  /* refusals logged in it */
+    nws_listener_stats_t stats;     /* counters */
 };
 
+//  A connection whose head is still on its way. lws watches a duplicate of
+//  its descriptor (lws closes what it adopts); fd itself goes to lws, as an
+//  HTTP connection, only once the head is complete and acceptable.
+typedef struct {
+    int fd;                         /* the connection */
+    int done;                       /* fd handed over or closed */
+    int watched;                    /* lws watches it (counted in waiting) */
+    int64_t deadline;               /* ms, monotonic */
+    char *buf;                      /* what the client sent so far */
+    size_t len, cap;                /* bytes in buf, its size */
+} s_pending_t;
+
+static int64_t
+s_now_ms (void)
+{
+    struct timespec ts;
+    clock_gettime (CLOCK_MONOTONIC, &ts);
+    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 nws_listener_t *
-nws_listener_new (const char *address, uint16_t port)
+nws_listener_new (const char *address, uint16_t port, size_t head_max, int head_secs)
 {
     struct sockaddr_storage ss = { 0 };
     socklen_t sslen;
@@ -69,6 +102,8 @@ nws_listener_new (const char *address, uint16_t port)
         return NULL;
     }
     self->fd = fd;
+    self->head_max = head_max;
+    self->head_secs = head_secs;
     self->port = ntohs (ss.ss_family == AF_INET6 ? v6->sin6_port : v4->sin_port);
     return self;
 }
@@ -80,16 +115,178 @@ nws_listener_port (nws_listener_t *self)
 }
 
 int
-nws_listener_attach (nws_listener_t *self, struct lws_vhost *vhost, const char *protocol)
+nws_listener_attach (nws_listener_t *self, struct lws_vhost *vhost, const char *protocol,
+                     const char *head_protocol)
 {
     lws_sock_file_fd_type fd = { .filefd = self->fd };
     self->vhost = vhost;
+    self->head_protocol = head_protocol;
     self->adopted = 1;
     if (!lws_adopt_descriptor_vhost (vhost, LWS_ADOPT_RAW_FILE_DESC, fd, protocol, NULL)) {
         nws_error ("cannot adopt the listening socket into lws");
         return -1;
     }
     return 0;
+}
+
+//  p's connection is handed over or closed: no longer waiting. Returns 1.
+static int
+s_done (nws_listener_t *self, s_pending_t *p)
+{
+    if (p->watched && !p->done)
+        self->stats.waiting--;
+    p->done = 1;
+    return 1;
+}
+
+static const char *
+s_reason (int status)
+{
+    switch (status) {
+        case 400: return "Bad Request";
+        case 404: return "Not Found";
+        case 405: return "Method Not Allowed";
+        case 414: return "URI Too Long";
+        case 431: return "Request Header Fields Too Large";
+        case 505: return "HTTP Version Not Supported";
+        default:  return "Error";
+    }
+}
+
+//  Answers a refused head and closes the connection. The answer is small
+//  enough for an empty socket buffer; what the client still sends is read
+//  and dropped for a moment, so that our close does not reset the answer
+//  away before it is read.
+static void
+s_refuse (nws_listener_t *self, s_pending_t *p, const nws_head_t *head)
+{
+    self->stats.refused++;
+    int64_t second = s_now_ms () / 1000;
+    if (second != self->log_second) {
+        self->log_second = second;
+        self->log_count = 0;
+    }
+    if (self->log_count++ < S_LOG_PER_SEC) {
+        char peer [INET6_ADDRSTRLEN] = "?";
+        struct sockaddr_storage ss;
+        socklen_t sslen = sizeof ss;
+        if (getpeername (p->fd, (struct sockaddr *) &ss, &sslen) == 0)
+            inet_ntop (ss.ss_family, ss.ss_family == AF_INET6
+                       ? (void *) &((struct sockaddr_in6 *) &ss)->sin6_addr
+                       : (void *) &((struct sockaddr_in *) &ss)->sin_addr, peer, sizeof peer);
+        nws_info ("refused a request from %s: %d, %s", peer, head->status, head->why);
+    }
+    //  The answer to a HEAD request has no body (RFC 7231 4.3.2).
+    int bodyless = p->len >= 5 && memcmp (p->buf, "HEAD ", 5) == 0;
+    char answer [512];
+    int n = snprintf (answer, sizeof answer,
+                      "HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\n"
+                      "Content-Length: %zu\r\nConnection: close\r\n%s%s%s\r\n%s%s",
+                      head->status, s_reason (head->status), strlen (head->why) + 1,
+                      head->allow ? "Allow: " : "", head->allow ? head->allow : "",
+                      head->allow ? "\r\n" : "", bodyless ? "" : head->why,
+                      bodyless ? "" : "\n");
+    if (send (p->fd, answer, (size_t) n, MSG_NOSIGNAL | MSG_DONTWAIT) == n) {
+        shutdown (p->fd, SHUT_WR);
+        char sink [4096];
+        for (int i = 0; i < 16 && recv (p->fd, sink, sizeof sink, MSG_DONTWAIT) > 0; i++)
+            ;
+    }
+    close (p->fd);
+    s_done (self, p);
+}
+
+//  Reads what has come and decides if it can. Returns 1 when p is done
+//  (handed to lws, or closed), 0 to wait for more.
+static int
+s_pending_read (nws_listener_t *self, s_pending_t *p)
+{
+    for (;;) {
+        if (p->len == p->cap) {
+            size_t cap = p->cap ? p->cap * 2 : S_HEAD_FIRST;
+            cap = cap < self->head_max ? cap : self->head_max;
+            char *buf = realloc (p->buf, cap);
+            if (!buf) {
+                close (p->fd);
+                return s_done (self, p);
+            }
+            p->buf = buf;
+            p->cap = cap;
+        }
+        ssize_t got = recv (p->fd, p->buf + p->len, p->cap - p->len, MSG_DONTWAIT);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return 0;
+        if (got <= 0) {
+            //  Gone before its request was complete: nobody to answer.
+            close (p->fd);
+            return s_done (self, p);
+        }
+        p->len += (size_t) got;
+        nws_head_t head;
+        if (!nws_head_parse (p->buf, p->len, self->head_max, &head)) {
+            if (p->len < p->cap)
+                return 0;
+            continue;               // a full buffer: grow it (up to head_max)
+        }
+        if (head.status) {
+            s_refuse (self, p, &head);
+            return 1;
+        }
+        //  The query means nothing to us, and lws 4.1 drops connections
+        //  whose query holds a "%00": cut it.
+        if (head.query_len) {
+            memmove (p->buf + head.query_at, p->buf + head.query_at + head.query_len,
+                     p->len - head.query_at - head.query_len);
+            p->len -= head.query_len;
+        }
+        //  Done before lws takes it: lws may serve it at once. On failure
+        //  lws has already closed fd and logged.
+        s_done (self, p);
+        lws_adopt_socket_vhost_readbuf (self->vhost, p->fd, p->buf, p->len);
+        return 1;
+    }
+}
+
+static void
+s_pending_free (s_pending_t *p)
+{
+    free (p->buf);
+    free (p);
+}
+
+//  Reads the head of a new connection: at once if it is there (the usual
+//  case under load), else as it comes, watched by lws.
+static void
+s_pending_start (nws_listener_t *self, int fd)
+{
+    s_pending_t *p = calloc (1, sizeof *p);
+    if (!p) {
+        close (fd);
+        return;
+    }
+    p->fd = fd;
+    p->deadline = s_now_ms () + (int64_t) self->head_secs * 1000;
+    if (s_pending_read (self, p)) {
+        s_pending_free (p);
+        return;
+    }
+    lws_sock_file_fd_type watch = { .filefd = dup (fd) };
+    struct lws *wsi = watch.filefd < 0 ? NULL
+                    : lws_adopt_descriptor_vhost (self->vhost, LWS_ADOPT_RAW_FILE_DESC,
+                                                  watch, self->head_protocol, NULL);
+    if (!wsi) {
+        nws_warn ("cannot watch a new connection: %s", strerror (errno));
+        close (fd);
+        s_pending_free (p);
+        return;
+    }
+    lws_set_opaque_user_data (wsi, p);
+    p->watched = 1;
+    self->stats.waiting++;
+    self->stats.watches++;
+    lws_set_timeout (wsi, PENDING_TIMEOUT_USER_OK, self->head_secs);
 }
 
 void
@@ -108,9 +305,37 @@ nws_listener_accept (nws_listener_t *self, int (*admit) (void *arg), void *arg)
             close (fd);
             continue;
         }
-        //  On failure lws has already closed fd and logged.
-        lws_adopt_socket_vhost (self->vhost, fd);
+        s_pending_start (self, fd);
     }
+}
+
+int
+nws_listener_head_event (nws_listener_t *self, struct lws *wsi, int reason)
+{
+    s_pending_t *p = lws_get_opaque_user_data (wsi);
+    if (!p)
+        return 0;
+    if (reason == LWS_CALLBACK_RAW_RX_FILE)
+        return s_pending_read (self, p) ? -1 : 0;
+    if (reason == LWS_CALLBACK_RAW_CLOSE_FILE) {
+        lws_set_opaque_user_data (wsi, NULL);
+        self->stats.watches--;
+        if (!p->done) {
+            //  lws closes the watch at our timeout, or when it shuts down.
+            if (s_now_ms () >= p->deadline - 100)
+                self->stats.timeouts++;
+            close (p->fd);
+            s_done (self, p);
+        }
+        s_pending_free (p);
+    }
+    return 0;
+}
+
+void
+nws_listener_stats (nws_listener_t *self, nws_listener_stats_t *stats)
+{
+    *stats = self->stats;
 }
 
 void

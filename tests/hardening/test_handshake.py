@@ -130,7 +130,6 @@ class SlowClients(HardeningCase):
         poll_until(lambda: status(self.port)["connections"] <= 3, 5,
                    "/status connections back to the bystanders (and this request)")
 
-    @finding("F9: no counter for handshake timeouts")
     def test_handshake_timeouts_are_counted(self):
         # README: "Every refusal and close is counted in /status and
         # /metrics by reason."
@@ -219,7 +218,6 @@ class BadRequests(HardeningCase):
                 self.assertRefusedAtOnce(what, request)
                 self.assertUndisturbed(what)
 
-    @finding("F13: held until the handshake timeout, no 400")
     def test_malformed_header_lines_are_refused_at_once(self):
         # RFC 7230 3.2: a header line without a colon, or with a NUL, is
         # a bad request (400) -- not one to wait on until the handshake
@@ -241,7 +239,6 @@ class BadRequests(HardeningCase):
                     self.assertRefusedAtOnce(what, request)
                     self.assertUndisturbed(what)
 
-    @finding("F11: lws answers other methods with 403/404 or not at all")
     def test_strict_other_methods_get_405(self):
         # README ("URLs"): "a channel URL with another method | 405".
         # Unknown methods (FOO, and "get": methods are case-sensitive, RFC
@@ -258,7 +255,6 @@ class BadRequests(HardeningCase):
                                   % (what, st, took, ended, head[:60]))
                     self.assertUndisturbed(what)
 
-    @finding("F10: lws 4.1 upgrades or drops instead of 400/426")
     def test_strict_rfc6455_handshake_rules(self):
         # RFC 6455 4.2.1: a handshake that is not "an HTTP/1.1 or higher
         # GET request" with Host, Upgrade, Connection, a Sec-WebSocket-Key

@@ -130,7 +130,6 @@ class Paths(HardeningCase):
                                 "%s: %s %s %r" % (path, st, ended, head[:60]))
                 self.assertUndisturbed(path)
 
-    @finding("F12: lws drops the connection on a %00, no 404")
     def test_a_nul_escape_is_an_invalid_name(self):
         # "/local/%00" is a 404 (invalid name); so must a NUL be anywhere
         # in the name: an answer, not a dropped connection.
@@ -141,7 +140,6 @@ class Paths(HardeningCase):
                 self.assertEqual(st, 404, "%s: %s (%s) %r" % (path, st, ended, head[:60]))
                 self.assertUndisturbed(path)
 
-    @finding("F12: lws drops the connection on a %00 in the query")
     def test_a_nul_escape_in_the_query_is_ignored_with_the_query(self):
         for path, channel in NUL_IN_QUERY.items():
             with self.attempt(path=path):

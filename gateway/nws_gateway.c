@@ -33,6 +33,7 @@ typedef struct {
     uint64_t closed_idle;           /* clients dropped after --idle-secs of silence */
     uint64_t closed_bad_utf8;       /* clients closed with 1007 by us */
     uint64_t closed_bad_close;      /* clients closed with 1002 for a bad close frame */
+    uint64_t closed_protocol;       /* clients lws closed with 1002 (protocol error) */
     uint64_t gaps;                  /* sequence gaps seen on the hub */
     uint64_t http_errors;           /* HTTP requests answered 4xx or 5xx */
     uint64_t refused_clients;       /* upgrades refused: --max-clients */
@@ -267,6 +268,7 @@ s_session_receive (nws_gateway_t *self, nws_session_t *session, struct lws *wsi,
                                      lws_frame_is_binary (wsi) ? NWS_KIND_BINARY : NWS_KIND_TEXT);
         if (!session->rx)
             return -1;
+        session->rx_utf8 = 0;
     }
     nws_frame_t *rx = session->rx;
     //  Judge a frame by the length it announces, not only by what came.
@@ -283,18 +285,25 @@ s_session_receive (nws_gateway_t *self, nws_session_t *session, struct lws *wsi,
     rx = session->rx;
     memcpy (nws_frame_payload (rx) + rx->len, in, len);
     rx->len += len;
-    if (lws_is_final_fragment (wsi) && lws_remaining_packet_payload (wsi) == 0) {
-        //  lws checks UTF-8 frame by frame and misses a sequence cut short
-        //  at the end of a message: check the whole message once more.
-        if (rx->kind == NWS_KIND_TEXT && !nws_utf8_valid (nws_frame_payload (rx), rx->len)) {
+    int final = lws_is_final_fragment (wsi) && lws_remaining_packet_payload (wsi) == 0;
+    //  Text is checked as it comes, so that a message fails at its first
+    //  impossible byte (lws's own check is off: it judges frame by frame,
+    //  misses a sequence cut short at the end, and its reasons overwrite
+    //  each other), and once more at the end for a sequence cut short.
+    if (rx->kind == NWS_KIND_TEXT) {
+        int bad;
+        session->rx_utf8 += nws_utf8_scan (nws_frame_payload (rx) + session->rx_utf8,
+                                           rx->len - session->rx_utf8, &bad);
+        if (bad || (final && session->rx_utf8 != rx->len)) {
             self->counters.closed_bad_utf8++;
             static const char reason [] = "text message is not UTF-8";
             lws_close_reason (wsi, LWS_CLOSE_STATUS_INVALID_PAYLOAD, (unsigned char *) reason,
                               sizeof reason - 1);
             return -1;
         }
-        s_session_message (self, session);
     }
+    if (final)
+        s_session_message (self, session);
     return 0;
 }
 
@@ -472,7 +481,8 @@ static const struct {
     { "closed_gap", "clients closed with 4002: messages lost upstream" },
     { "closed_idle", "clients dropped after --idle-secs of silence" },
     { "closed_bad_utf8", "clients closed with 1007: a text message that is not UTF-8" },
-    { "closed_bad_close", "clients closed with 1002: an invalid close frame" },
+    { "closed_bad_close", "clients closed with 1002 or 1007: an invalid close frame" },
+    { "closed_protocol_error", "clients closed with 1002 by libwebsockets: a protocol error" },
     { "gaps", "sequence gaps seen on hub messages" },
     { "http_errors", "HTTP requests answered with an error status" },
     { "hub_published", "messages published to the hub" },
@@ -509,7 +519,7 @@ s_counter_values (nws_gateway_t *self, uint64_t *values)
         c->accepted, c->refused_full, c->refused_clients, c->refused_address,
         c->refused_channels, c->messages_in, c->deliveries, c->hub_messages, c->unrouted,
         c->proxy_ignored, c->closed_too_big, c->closed_slow, c->closed_gap, c->closed_idle,
-        c->closed_bad_utf8, c->closed_bad_close, c->gaps,
+        c->closed_bad_utf8, c->closed_bad_close, c->closed_protocol, c->gaps,
         c->http_errors + door.refused, hub.published, hub.publish_failed, hub.malformed,
         hub.sync_timeouts, hub.connects, door.refused, door.timeouts,
     };
@@ -793,17 +803,21 @@ s_on_peer_close (nws_gateway_t *self, nws_session_t *session, struct lws *wsi,
     nws_frame_unref (&session->rx);
     nws_queue_clear (&session->queue);
     const uint8_t *p = in;
-    int valid = len == 0 || (len >= 2 && s_close_code_valid ((unsigned) (p [0] << 8 | p [1]))
-                             && nws_utf8_valid (p + 2, len - 2));
-    if (valid)
+    int code_ok = len == 0 || (len >= 2 && s_close_code_valid ((unsigned) (p [0] << 8 | p [1])));
+    int reason_ok = len <= 2 || nws_utf8_valid (p + 2, len - 2);
+    if (code_ok && reason_ok)
         return 0;
     self->counters.closed_bad_close++;
-    //  lws would echo the peer's close frame: write our own 1002, then
+    //  lws would echo the peer's close frame: write our own (1002 for a
+    //  bad code or length, 1007 for a reason that is not UTF-8), then
     //  return nonzero so that lws just closes.
-    static const char close [] = "\x88\x15\x03\xea" "invalid close frame";
-    uint8_t frame [LWS_PRE + sizeof close];
-    memcpy (frame + LWS_PRE, close, sizeof close - 1);
-    lws_write (wsi, frame + LWS_PRE, sizeof close - 1, LWS_WRITE_RAW);
+    static const char bad_code [] = "\x88\x15\x03\xea" "invalid close frame";
+    static const char bad_reason [] = "\x88\x1b\x03\xef" "close reason is not UTF-8";
+    const char *close = code_ok ? bad_reason : bad_code;
+    size_t close_len = code_ok ? sizeof bad_reason - 1 : sizeof bad_code - 1;
+    uint8_t frame [LWS_PRE + sizeof bad_reason];
+    memcpy (frame + LWS_PRE, close, close_len);
+    lws_write (wsi, frame + LWS_PRE, close_len, LWS_WRITE_RAW);
     return -1;
 }
 
@@ -834,6 +848,19 @@ s_on_established (nws_gateway_t *self, nws_session_t *session, struct lws *wsi)
 //  ---------------------------------------------------------------------
 //  lws callbacks
 
+//  A session closed by neither side's close frame: lws failed it, and the
+//  code it chose (if any) waits in its close buffer. (Only protocol
+//  errors: lws's UTF-8 check, whose 1007 could overwrite a 1002 already
+//  sent, is off.)
+static void
+s_count_lws_close (nws_gateway_t *self, struct lws *wsi)
+{
+    const uint8_t *payload = lws_get_close_payload (wsi);
+    if (lws_get_close_length (wsi) >= 2 && payload
+    &&  (payload [0] << 8 | payload [1]) == LWS_CLOSE_STATUS_PROTOCOL_ERR)
+        self->counters.closed_protocol++;
+}
+
 static int
 s_callback_main (struct lws *wsi, enum lws_callback_reasons reason, void *user,
                  void *in, size_t len)
@@ -863,6 +890,8 @@ s_callback_main (struct lws *wsi, enum lws_callback_reasons reason, void *user,
         case LWS_CALLBACK_SERVER_WRITEABLE:
             return s_session_writeable (session, wsi);
         case LWS_CALLBACK_CLOSED:
+            if (session && session->state == NWS_SESSION_OPEN)
+                s_count_lws_close (self, wsi);
             if (session)
                 s_session_leave (self, session);
             return 0;
@@ -965,8 +994,7 @@ nws_gateway_new (const nws_gateway_config_t *config)
     info.port = CONTEXT_PORT_NO_LISTEN_SERVER;
     info.protocols = s_protocols;
     info.user = self;
-    info.options = LWS_SERVER_OPTION_VALIDATE_UTF8
-                 | LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
+    info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
     info.timeout_secs = NWS_DEFAULT_HANDSHAKE_SECS;
     info.vhost_name = "nws";
     //  Browsers send cookies for localhost too: 4 KiB of headers (lws's

@@ -39,6 +39,7 @@ struct nws_session_t {
     int is_proxy;                   /* a peer proxy's link */
     int unsure;                     /* joined while the room was unconfirmed */
     nws_frame_t *rx;                /* message being reassembled, or NULL */
+    size_t rx_utf8;                 /* bytes of a text rx known to be whole UTF-8 */
     nws_queue_t queue;              /* frames waiting to be written */
     char peer [48];                 /* peer address, counted in the gateway's table */
     int64_t last_rx;                /* zclock_mono when we last heard from it */

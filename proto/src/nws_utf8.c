@@ -4,10 +4,11 @@
 #include <stdint.h>
 #include <string.h>
 
-int
-nws_utf8_valid (const void *data, size_t len)
+size_t
+nws_utf8_scan (const void *data, size_t len, int *bad)
 {
-    const uint8_t *p = data, *end = p + len;
+    const uint8_t *start = data, *p = start, *end = p + len;
+    *bad = 0;
     while (p < end) {
         //  ASCII runs are the common case: skip 8 bytes at a time.
         if (end - p >= 8) {
@@ -44,15 +45,27 @@ nws_utf8_valid (const void *data, size_t len)
                 hi = 0x8F;          //  above U+10FFFF
         }
         else
-            return 0;
-        if (end - p <= need)
-            return 0;
-        if (p [1] < lo || p [1] > hi)
-            return 0;
-        for (int i = 2; i <= need; i++)
-            if ((p [i] & 0xC0) != 0x80)
-                return 0;
+            break;
+        //  A sequence cut short by the end is judged on what is there.
+        int have = end - p - 1 < need ? (int) (end - p - 1) : need;
+        if (have >= 1 && (p [1] < lo || p [1] > hi))
+            break;
+        int i = 2;
+        while (i <= have && (p [i] & 0xC0) == 0x80)
+            i++;
+        if (i <= have)
+            break;
+        if (have < need)
+            return (size_t) (p - start);
         p += need + 1;
     }
-    return 1;
+    *bad = p < end;
+    return (size_t) (p - start);
+}
+
+int
+nws_utf8_valid (const void *data, size_t len)
+{
+    int bad;
+    return nws_utf8_scan (data, len, &bad) == len && !bad;
 }

@@ -17,7 +17,9 @@
       envelope made of input bytes, when its fields are valid.
     - what nws_hubmsg_send sends, nws_hubmsg_recv reads back the same.
     - nws_utf8_valid agrees with a plain decoder written here, on the input,
-      every frame and the input at every alignment.
+      every frame and the input at every alignment; nws_utf8_scan, fed the
+      input in two pieces as a gateway gets fragments, reaches the same
+      verdict, and the prefix it calls complete is valid.
     - nws_channel_from_topic and nws_channel_from_interest never crash on a
       frame.
 
@@ -96,7 +98,19 @@ s_check_utf8 (const uint8_t *data, size_t size)
     uint8_t *copy = malloc (size ? size : 1);
     FUZZ_CHECK (copy);
     memcpy (copy, data, size);
-    FUZZ_CHECK (nws_utf8_valid (copy, size) == s_ref_utf8 (data, size));
+    int valid = s_ref_utf8 (data, size);
+    FUZZ_CHECK (nws_utf8_valid (copy, size) == valid);
+    //  In two pieces, split where the first byte says.
+    size_t split = size ? data [0] % (size + 1) : 0, done = 0;
+    int bad;
+    done = nws_utf8_scan (copy, split, &bad);
+    FUZZ_CHECK (done <= split && s_ref_utf8 (data, done));
+    if (!bad) {
+        FUZZ_CHECK (split - done <= 3);
+        done += nws_utf8_scan (copy + done, size - done, &bad);
+        FUZZ_CHECK (s_ref_utf8 (data, done));
+    }
+    FUZZ_CHECK ((!bad && done == size) == valid);
     free (copy);
 }
 

@@ -324,7 +324,6 @@ class Frames(HardeningCase):
 
     # -- counted ------------------------------------------------------------
 
-    @finding("F9: no counter for 1002 closes")
     def test_protocol_error_closes_are_counted(self):
         # README: "Every refusal and close is counted in /status and
         # /metrics by reason." A counter named for protocol errors (or

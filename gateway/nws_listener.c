@@ -224,8 +224,13 @@ s_pending_read (nws_listener_t *self, s_pending_t *p)
             return s_done (self, p);
         }
         p->len += (size_t) got;
+        //  The head is judged again from its start each time: only when a
+        //  line may have ended (or on the first bytes, to refuse garbage at
+        //  once), so that a byte-at-a-time sender cannot make it quadratic.
+        int judge = p->len == (size_t) got || p->len == p->cap
+                 || memchr (p->buf + p->len - (size_t) got, '\n', (size_t) got);
         nws_head_t head;
-        if (!nws_head_parse (p->buf, p->len, self->head_max, &head)) {
+        if (!judge || !nws_head_parse (p->buf, p->len, self->head_max, &head)) {
             if (p->len < p->cap)
                 return 0;
             continue;               // a full buffer: grow it (up to head_max)

@@ -45,8 +45,9 @@ uint16_t nws_listener_port (nws_listener_t *self);
 int nws_listener_attach (nws_listener_t *self, struct lws_vhost *vhost, const char *protocol,
                          const char *head_protocol);
 
-/*  Accepts every waiting connection and gives it to lws, unless admit()
-    refuses it (then it is closed at once). Call on RAW_RX_FILE.  */
+/*  Accepts every waiting connection, unless admit() refuses it (then it
+    is closed at once), and reads its request head (see above). Call on
+    the listening socket's RAW_RX_FILE.  */
 void nws_listener_accept (nws_listener_t *self, int (*admit) (void *arg), void *arg);
 
 /*  Handles an event of a connection still sending its head. Returns what

@@ -170,10 +170,16 @@ s_refuse (nws_listener_t *self, s_pending_t *p, const nws_head_t *head)
         char peer [INET6_ADDRSTRLEN] = "?";
         struct sockaddr_storage ss;
         socklen_t sslen = sizeof ss;
-        if (getpeername (p->fd, (struct sockaddr *) &ss, &sslen) == 0)
-            inet_ntop (ss.ss_family, ss.ss_family == AF_INET6
-                       ? (void *) &((struct sockaddr_in6 *) &ss)->sin6_addr
-                       : (void *) &((struct sockaddr_in *) &ss)->sin_addr, peer, sizeof peer);
+        if (getpeername (p->fd, (struct sockaddr *) &ss, &sslen) == 0) {
+            struct in6_addr *v6 = &((struct sockaddr_in6 *) &ss)->sin6_addr;
+            if (ss.ss_family == AF_INET)
+                inet_ntop (AF_INET, &((struct sockaddr_in *) &ss)->sin_addr, peer, sizeof peer);
+            else
+            if (IN6_IS_ADDR_V4MAPPED (v6))     //  a dual-stack socket's IPv4 peer
+                inet_ntop (AF_INET, &v6->s6_addr [12], peer, sizeof peer);
+            else
+                inet_ntop (AF_INET6, v6, peer, sizeof peer);
+        }
         nws_info ("refused a request from %s: %d, %s", peer, head->status, head->why);
     }
     //  The answer to a HEAD request has no body (RFC 7231 4.3.2).

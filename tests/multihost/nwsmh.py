@@ -415,32 +415,43 @@ def link_problems(status, host, peers, channel, instances=None):
     return probs
 
 
+def poll_problems(what, fn, timeout, interval=0.1):
+    """Calls fn() until it returns an empty list of problems (returns the
+    time it took); at the deadline raises HarnessError with the last ones."""
+    t0 = time.monotonic()
+    deadline = t0 + timeout
+    while True:
+        problems = fn()
+        if not problems:
+            return time.monotonic() - t0
+        if time.monotonic() > deadline:
+            raise HarnessError("%s: not so after %.0fs: %s" % (what, timeout,
+                                                            "; ".join(problems)))
+        time.sleep(interval)
+
+
 def wait_links(agents, channel, hosts_with_channel, timeout=20):
     """Polls every host's /status until each host in hosts_with_channel has
     one open link for channel to each of the others, to its current advert,
     and no other link (and hosts without the channel have none). Returns
     the time it took."""
-    t0 = time.monotonic()
-    deadline = t0 + timeout
     members = set(hosts_with_channel)
-    while True:
-        problems = []
+
+    def problems():
+        out = []
         sts = {a.host: a.status() for a in agents}
         instances = {h.addr: advert_of(st, channel) for h, st in sts.items()}
         for a in agents:
             st = sts[a.host]
             if a.host in members:
                 peers = [h for h in members if h is not a.host]
-                problems += ["%s: %s" % (a.host.name, p)
-                             for p in link_problems(st, a.host, peers, channel, instances)]
+                out += ["%s: %s" % (a.host.name, p)
+                        for p in link_problems(st, a.host, peers, channel, instances)]
             elif links_of(st, channel):
-                problems.append("%s: links %s" % (a.host.name, links_of(st, channel)))
-        if not problems:
-            return time.monotonic() - t0
-        if time.monotonic() > deadline:
-            raise HarnessError("links for %s not right after %.0fs: %s" % (
-                channel, timeout, "; ".join(problems)))
-        time.sleep(0.1)
+                out.append("%s: links %s" % (a.host.name, links_of(st, channel)))
+        return out
+
+    return poll_problems("links for %s right" % channel, problems, timeout)
 
 
 def check_sequence(nums, first, last):

@@ -46,19 +46,8 @@ BAD_PEERS = ["bogus", "10.77.0.11", "10.77.0.11:0", "10.77.0.11:65536", ":9009",
              "10.77.0.11:abc", "[10.77.0.11:9009"]
 
 
-def poll(what, fn, timeout=LINK_TIMEOUT, interval=0.1):
-    """Calls fn() until it returns an empty list of problems (returns the
-    time it took); at the deadline raises HarnessError with the last ones."""
-    t0 = time.monotonic()
-    deadline = t0 + timeout
-    while True:
-        problems = fn()
-        if not problems:
-            return time.monotonic() - t0
-        if time.monotonic() > deadline:
-            raise HarnessError("%s: not so after %.0fs: %s" % (what, timeout,
-                                                            "; ".join(problems)))
-        time.sleep(interval)
+def poll(what, fn, timeout=LINK_TIMEOUT):
+    return nwsmh.poll_problems(what, fn, timeout)
 
 
 def start_nws_with_peers(hl, no_avahi):

@@ -3,13 +3,13 @@
 #include "nws_listener.h"
 
 #include <arpa/inet.h>
+#include <czmq.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "nws_head.h"
@@ -42,14 +42,6 @@ typedef struct {
     char *buf;                      /* what the client sent so far */
     size_t len, cap;                /* bytes in buf, its size */
 } s_pending_t;
-
-static int64_t
-s_now_ms (void)
-{
-    struct timespec ts;
-    clock_gettime (CLOCK_MONOTONIC, &ts);
-    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 nws_listener_t *
 nws_listener_new (const char *address, uint16_t port, size_t head_max, int head_secs)
@@ -161,7 +153,7 @@ static void
 s_refuse (nws_listener_t *self, s_pending_t *p, const nws_head_t *head)
 {
     self->stats.refused++;
-    int64_t second = s_now_ms () / 1000;
+    int64_t second = zclock_mono () / 1000;
     if (second != self->log_second) {
         self->log_second = second;
         self->log_count = 0;
@@ -278,7 +270,7 @@ s_pending_start (nws_listener_t *self, int fd)
         return;
     }
     p->fd = fd;
-    p->deadline = s_now_ms () + (int64_t) self->head_secs * 1000;
+    p->deadline = zclock_mono () + (int64_t) self->head_secs * 1000;
     if (s_pending_read (self, p)) {
         s_pending_free (p);
         return;
@@ -333,7 +325,7 @@ nws_listener_head_event (nws_listener_t *self, struct lws *wsi, int reason)
         self->stats.watches--;
         if (!p->done) {
             //  lws closes the watch at our timeout, or when it shuts down.
-            if (s_now_ms () >= p->deadline - 100)
+            if (zclock_mono () >= p->deadline - 100)
                 self->stats.timeouts++;
             close (p->fd);
             s_done (self, p);

@@ -12,6 +12,7 @@ import json
 import os
 import queue
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -34,6 +35,20 @@ KIND_TEXT = 1
 KIND_BINARY = 2
 FLAG_FROM_PROXY = 0x01
 FLAG_CONTROL = 0x02
+
+
+def address_is_local(host, family=socket.AF_INET):
+    """True if this machine has the address host (a socket can bind it)."""
+    try:
+        with socket.socket(family, socket.SOCK_STREAM) as s:
+            s.bind((host, 0))
+        return True
+    except OSError:
+        return False
+
+
+def ipv6_loopback():
+    return address_is_local("::1", socket.AF_INET6)
 
 
 def poll_equal(get, want, timeout, what):

@@ -11,7 +11,6 @@ import ctypes
 import os
 import select
 import shutil
-import socket
 import struct
 import subprocess
 import sys
@@ -21,30 +20,13 @@ import zmq
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from taptest import TapTestCase, WAIT, parse_ready, poll_equal, poll_until  # noqa: E402
+from taptest import (TapTestCase, WAIT, address_is_local, ipv6_loopback,  # noqa: E402
+                     parse_ready, poll_equal, poll_until)
 import nwstest  # noqa: E402  (on sys.path through taptest)
 from nwstest import main, status_json  # noqa: E402
 
 IN_MOVED_FROM = 0x40
 IN_MOVED_TO = 0x80
-
-
-def address_is_local(host):
-    try:
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-            s.bind((host, 0))
-        return True
-    except OSError:
-        return False
-
-
-def ipv6_loopback():
-    try:
-        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as s:
-            s.bind(("::1", 0))
-        return True
-    except OSError:
-        return False
 
 
 class Renames:

@@ -8,22 +8,13 @@ the WebSocket clients of its channel as text.
 
 import json
 import os
-import socket
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from taptest import FLAG_CONTROL, KIND_BINARY, KIND_TEXT, TapTestCase  # noqa: E402
+from taptest import (FLAG_CONTROL, KIND_BINARY, KIND_TEXT, TapTestCase,  # noqa: E402
+                     ipv6_loopback)
 from nwstest import binary, main, text  # noqa: E402
-
-
-def ipv6_loopback():
-    try:
-        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as s:
-            s.bind(("::1", 0))
-        return True
-    except OSError:
-        return False
 
 
 class OutsidePeer(TapTestCase):

@@ -451,6 +451,17 @@ class Traffic:
         self.by_label[label] = peer
         return peer
 
+    def add_channels(self, gws, channels, receivers=2):
+        """For each (path, homes) of channels: a sender on each gateway
+        named in homes, and receivers on every gateway of gws (a dict of
+        name -> gateway)."""
+        for i, (path, homes) in enumerate(channels):
+            for home in homes:
+                self.add(gws[home], path, "s%d%s" % (i, home), home, sends=True)
+            for name, gw in gws.items():
+                for k in range(receivers):
+                    self.add(gw, path, "r%d%s%d" % (i, name, k), name)
+
     def allowed(self, peer, seg, end):
         return bool(self.policy(peer, seg, end))
 
@@ -571,6 +582,13 @@ class Traffic:
             for p, s, last, want in missing():
                 self.by_label[p].violation("the tail from %s never came: last %r, sender's "
                                            "last %r" % (s, last, want))
+
+    def finish(self, sent):
+        """The end of a run: once every sender has sent sent more, stops
+        the senders, waits until their last messages are in, stops."""
+        self.wait_sent(sent)
+        self.drain(self.stop_senders())
+        self.stop()
 
     def stop(self):
         """Stops every thread and closes every connection (idempotent)."""

@@ -35,12 +35,7 @@ class GatewayKill(NwsTestCase):
         gws = {"A": self.nws.start_gateway(), "B": self.nws.start_gateway()}
         traffic = Traffic()
         self.addCleanup(traffic.stop)
-        for i, (path, homes) in enumerate(CHANNELS):
-            for home in homes:
-                traffic.add(gws[home], path, "s%d%s" % (i, home), home, sends=True)
-            for name, gw in gws.items():
-                for k in range(2):
-                    traffic.add(gw, path, "r%d%s%d" % (i, name, k), name)
+        traffic.add_channels(gws, CHANNELS)
         killed = set()
         traffic.policy = lambda peer, seg, end: end[0] == "dropped" and peer.gateway in killed
 
@@ -70,10 +65,7 @@ class GatewayKill(NwsTestCase):
                                  "%s" % (p.label, p.gateway, victim,
                                          [s.describe() for s in p.segments]))
             self.nws.check_alive()
-        traffic.wait_sent(200)
-        final = traffic.stop_senders()
-        traffic.drain(final)
-        traffic.stop()
+        traffic.finish(200)
         self.nws.check_alive()
         traffic.assert_clean(self)
         for p in traffic.peers:

@@ -31,7 +31,8 @@ from nwstest import CLOSE_GAP, NwsTestCase, main  # noqa: E402
 
 KILLS = 3
 RECOVERY = 5.0                      # seconds for traffic to flow again
-CHANNELS = ("/local/k0", "/broadcast/k1", "/local/k2")
+# (path, the gateways of its senders)
+CHANNELS = (("/local/k0", "A"), ("/broadcast/k1", "B"), ("/local/k2", "A"))
 
 
 class HubKill(NwsTestCase):
@@ -41,12 +42,7 @@ class HubKill(NwsTestCase):
         gws = {"A": self.nws.start_gateway(), "B": self.nws.start_gateway()}
         traffic = Traffic()
         self.addCleanup(traffic.stop)
-        for i, path in enumerate(CHANNELS):
-            home = "A" if i % 2 == 0 else "B"
-            traffic.add(gws[home], path, "s%d%s" % (i, home), home, sends=True)
-            for name, gw in gws.items():
-                for k in range(2):
-                    traffic.add(gw, path, "r%d%s%d" % (i, name, k), name)
+        traffic.add_channels(gws, CHANNELS)
         traffic.policy = lambda peer, seg, end: end[:2] == ("close", CLOSE_GAP)
         before = {name: counters(gw.port) for name, gw in gws.items()}
 
@@ -81,10 +77,7 @@ class HubKill(NwsTestCase):
             note("kill %d: traffic flowing %.3fs after the new hub's ready line, %.3fs after "
                  "the kill", k + 1, took, time.monotonic() - t0)
             self.nws.check_alive()
-        traffic.wait_sent(200)
-        final = traffic.stop_senders()
-        traffic.drain(final)
-        traffic.stop()
+        traffic.finish(200)
         self.nws.check_alive()
 
         ends = traffic.ends()

@@ -33,10 +33,7 @@ class HubOutage(NwsTestCase):
         gws = {"A": self.nws.start_gateway(), "B": self.nws.start_gateway()}
         traffic = Traffic()
         self.addCleanup(traffic.stop)
-        for i, (path, home) in enumerate((("/local/o0", "A"), ("/broadcast/o1", "B"))):
-            traffic.add(gws[home], path, "s%d%s" % (i, home), home, sends=True)
-            for name, gw in gws.items():
-                traffic.add(gw, path, "r%d%s" % (i, name), name)
+        traffic.add_channels(gws, (("/local/o0", "A"), ("/broadcast/o1", "B")), receivers=1)
         for k in range(len(OUTAGES)):
             path = "/local/join%d" % k
             traffic.add(gws["A"], path, "join%dsA" % k, "A", sends=True)
@@ -58,10 +55,7 @@ class HubOutage(NwsTestCase):
             note("outage %d: hub down %.2fs; traffic flowing %.3fs after the new hub's "
                  "ready line", k + 1, down, took)
             self.nws.check_alive()
-        traffic.wait_sent(100)
-        final = traffic.stop_senders()
-        traffic.drain(final)
-        traffic.stop()
+        traffic.finish(100)
         self.nws.check_alive()
         ends = traffic.ends()
         note("connections closed: %d %s", len(ends),

@@ -31,7 +31,8 @@ from nwstest import CLOSE_GAP, NwsTestCase, main  # noqa: E402
 STOPS = 2
 FROZEN_FOR = 1000                   # messages per sender while frozen (~2 s)
 RECOVERY = 5.0
-CHANNELS = ("/local/h0", "/broadcast/h1", "/local/h2")
+# (path, the gateways of its senders)
+CHANNELS = (("/local/h0", "A"), ("/broadcast/h1", "B"), ("/local/h2", "A"))
 
 
 class HubStop(NwsTestCase):
@@ -41,12 +42,7 @@ class HubStop(NwsTestCase):
         gws = {"A": self.nws.start_gateway(), "B": self.nws.start_gateway()}
         traffic = Traffic()
         self.addCleanup(traffic.stop)
-        for i, path in enumerate(CHANNELS):
-            home = "A" if i % 2 == 0 else "B"
-            traffic.add(gws[home], path, "s%d%s" % (i, home), home, sends=True)
-            for name, gw in gws.items():
-                for k in range(2):
-                    traffic.add(gw, path, "r%d%s%d" % (i, name, k), name)
+        traffic.add_channels(gws, CHANNELS)
         traffic.policy = lambda peer, seg, end: end[:2] == ("close", CLOSE_GAP)
         # If the test dies while the hub is stopped, cleanup must not wait
         # 5 s for a stopped process to handle SIGTERM.
@@ -79,10 +75,7 @@ class HubStop(NwsTestCase):
             took = traffic.wait_flowing(mark, RECOVERY, "traffic after SIGCONT %d" % (k + 1))
             note("stop %d: traffic flowing everywhere %.3fs after SIGCONT", k + 1, took)
             self.nws.check_alive()
-        traffic.wait_sent(200)
-        final = traffic.stop_senders()
-        traffic.drain(final)
-        traffic.stop()
+        traffic.finish(200)
         self.nws.check_alive()
         ends = traffic.ends()
         note("connections closed: %d %s", len(ends),

@@ -64,11 +64,7 @@ class Sigterm(NwsTestCase):
 
         traffic = Traffic()
         self.addCleanup(traffic.stop)
-        for i, (path, home) in enumerate((("/local/t0", "A"), ("/broadcast/t1", "B"))):
-            traffic.add(gws[home], path, "s%d%s" % (i, home), home, sends=True)
-            for name, gw in gws.items():
-                for k in range(2):
-                    traffic.add(gw, path, "r%d%s%d" % (i, name, k), name)
+        traffic.add_channels(gws, (("/local/t0", "A"), ("/broadcast/t1", "B")))
         stopping = set()
         traffic.policy = lambda peer, seg, end: (peer.gateway in stopping
                                                  and end[:2] == ("close", CLOSE_GOING_AWAY))

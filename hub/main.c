@@ -37,24 +37,6 @@ s_ready (nws_hub_t *hub, void *arg)
     fflush (stdout);
 }
 
-//  Checks the extra endpoints before anything is bound. Returns 0, or 2
-//  (a usage error) after saying why.
-static int
-s_check_endpoints (const nws_hub_config_t *config)
-{
-    const nws_opt_list_t *lists [2] = { &config->extra_in, &config->extra_out };
-    for (int side = 0; side < 2; side++)
-        for (int i = 0; i < lists [side]->count; i++) {
-            char err [300];
-            if (nws_hub_endpoint_check (lists [side]->items [i], config->allow_remote,
-                                        err, sizeof err)) {
-                fprintf (stderr, "nws-hub: --%s %s\n", side ? "out" : "in", err);
-                return 2;
-            }
-        }
-    return 0;
-}
-
 int
 main (int argc, char **argv)
 {
@@ -87,9 +69,12 @@ main (int argc, char **argv)
                                   "The nws broker: forwards hub messages from publishers to subscribers.");
     if (rc >= 0)
         return rc;
-    rc = s_check_endpoints (&config);
-    if (rc)
-        return rc;
+    //  Before anything is bound, and as a usage error (2).
+    char err [320];
+    if (nws_hub_config_check (&config, err, sizeof err)) {
+        fprintf (stderr, "nws-hub: %s\n", err);
+        return 2;
+    }
     nws_log_init ("nws-hub", verbose ? NWS_LOG_DEBUG : NWS_LOG_INFO);
 
     nws_process_stop_on_signals (&s_stop);

@@ -207,18 +207,18 @@ s_bind_all (void *sock, const char *ipc, const nws_opt_list_t *extra,
     return rc;
 }
 
-//  Checks every extra endpoint before anything is bound.
-static int
-s_check_all (const nws_hub_config_t *config)
+int
+nws_hub_config_check (const nws_hub_config_t *config, char *err, size_t errlen)
 {
     const nws_opt_list_t *lists [2] = { &config->extra_in, &config->extra_out };
     for (int side = 0; side < 2; side++)
         for (int i = 0; i < lists [side]->count; i++) {
-            char err [300];
-            if (nws_hub_endpoint_check (lists [side]->items [i], config->allow_remote,
-                                        err, sizeof err)) {
-                nws_error ("--%s %s", side ? "out" : "in", err);
-                return -EINVAL;
+            char why [300];
+            int rc = nws_hub_endpoint_check (lists [side]->items [i], config->allow_remote,
+                                             why, sizeof why);
+            if (rc) {
+                snprintf (err, errlen, "--%s %s", side ? "out" : "in", why);
+                return rc;
             }
         }
     return 0;
@@ -253,8 +253,11 @@ nws_hub_new (const nws_hub_config_t *config)
         return NULL;
     self->config = *config;
     self->lock_fd = -1;
-    if (s_check_all (config))
+    char err [320];
+    if (nws_hub_config_check (config, err, sizeof err)) {
+        nws_error ("%s", err);
         goto fail;
+    }
     int rc = nws_runtime_prepare (config->runtime_dir);
     if (rc) {
         nws_error ("cannot use runtime directory %s: %s", config->runtime_dir,

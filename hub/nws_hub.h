@@ -87,6 +87,12 @@ typedef struct {
 int nws_hub_endpoint_check (const char *endpoint, int allow_remote,
                             char *err, size_t errlen);
 
+/*  Checks every extra endpoint of config the same way. Returns 0, or the
+    first error with "--in ENDPOINT: why" (or --out) written into err.
+    nws_hub_new() checks too; a program calls this first to tell a usage
+    error apart.  */
+int nws_hub_config_check (const nws_hub_config_t *config, char *err, size_t errlen);
+
 /*  The key of a drop reason in hub.json, e.g. "frame_count".  */
 const char *nws_hub_drop_name (nws_hub_drop_t reason);
 

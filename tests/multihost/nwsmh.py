@@ -514,6 +514,7 @@ class MultiHostCase(unittest.TestCase):
     (NWSMH_KEEP=1 keeps the whole directory)."""
 
     N = 3
+    AVAHI = True
     CHAT = "chat"
     hs = None
     failed = False
@@ -521,22 +522,29 @@ class MultiHostCase(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.t_start = time.monotonic()
-        cls.hs = hosts.Hosts(cls.N, keep_dir=os.environ.get("NWSMH_KEEP") == "1")
+        cls.hs = hosts.Hosts(cls.N, avahi=cls.AVAHI,
+                             keep_dir=os.environ.get("NWSMH_KEEP") == "1")
         cls.hs.__enter__()
         try:
             cls.hl = list(cls.hs)
-            cls.nws = start_nws(cls.hs)
-            cls.agents = [Agent(h) for h in cls.hs]
-            cls.closed_ok = set()           # (host index, client id)
-            for a in cls.agents:
-                a.open(["chat0", "chat1"], "/broadcast/" + cls.CHAT)
-            dt = wait_links(cls.agents, cls.CHAT, cls.hl)
-            note("%s: %d hosts up and /broadcast/%s linked %.2fs after start (links %.2fs)",
-                 cls.__name__, cls.N, cls.CHAT, time.monotonic() - cls.t_start, dt)
+            cls.set_up_hosts()
         except BaseException:
             cls._dump_logs("setup failed")
             cls._teardown()
             raise
+
+    @classmethod
+    def set_up_hosts(cls):
+        """What runs on the hosts before the first test (a subclass may
+        change it): nws and an agent on each, chat clients, their links."""
+        cls.nws = start_nws(cls.hs)
+        cls.agents = [Agent(h) for h in cls.hs]
+        cls.closed_ok = set()           # (host index, client id)
+        for a in cls.agents:
+            a.open(["chat0", "chat1"], "/broadcast/" + cls.CHAT)
+        dt = wait_links(cls.agents, cls.CHAT, cls.hl)
+        note("%s: %d hosts up and /broadcast/%s linked %.2fs after start (links %.2fs)",
+             cls.__name__, cls.N, cls.CHAT, time.monotonic() - cls.t_start, dt)
 
     @classmethod
     def tearDownClass(cls):

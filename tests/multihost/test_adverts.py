@@ -83,28 +83,19 @@ class AdvertsTest(nwsmh.MultiHostCase):
     N = 3
 
     @classmethod
-    def setUpClass(cls):
-        # as MultiHostCase.setUpClass, but nws and clients on A and B only
-        cls.t_start = time.monotonic()
-        cls.hs = nwsmh.hosts.Hosts(cls.N, keep_dir=os.environ.get("NWSMH_KEEP") == "1")
-        cls.hs.__enter__()
-        try:
-            cls.hl = list(cls.hs)
-            cls.c = cls.hl[2]
-            cls.nws = nwsmh.start_nws(cls.hl[:2])
-            cls.agents = [nwsmh.Agent(h) for h in cls.hl[:2]]
-            cls.closed_ok = set()
-            for a in cls.agents:
-                a.open(["chat0", "chat1"], "/broadcast/" + cls.CHAT)
-            dt = nwsmh.wait_links(cls.agents, cls.CHAT, cls.hl[:2])
-            cls.disc_pids = [n.procs["discovery"].pid for n in cls.nws]
-            cls.npub = 0
-            note("%s: nws on A and B, /broadcast/%s linked %.2fs after start (links %.2fs)",
-                 cls.__name__, cls.CHAT, time.monotonic() - cls.t_start, dt)
-        except BaseException:
-            cls._dump_logs("setup failed")
-            cls._teardown()
-            raise
+    def set_up_hosts(cls):
+        # nws and clients on A and B only
+        cls.c = cls.hl[2]
+        cls.nws = nwsmh.start_nws(cls.hl[:2])
+        cls.agents = [nwsmh.Agent(h) for h in cls.hl[:2]]
+        cls.closed_ok = set()
+        for a in cls.agents:
+            a.open(["chat0", "chat1"], "/broadcast/" + cls.CHAT)
+        dt = nwsmh.wait_links(cls.agents, cls.CHAT, cls.hl[:2])
+        cls.disc_pids = [n.procs["discovery"].pid for n in cls.nws]
+        cls.npub = 0
+        note("%s: nws on A and B, /broadcast/%s linked %.2fs after start (links %.2fs)",
+             cls.__name__, cls.CHAT, time.monotonic() - cls.t_start, dt)
 
     # ---------------------------------------------------------- helpers
 

@@ -121,33 +121,24 @@ class FaultsTest(nwsmh.MultiHostCase):
     N = 3
 
     @classmethod
-    def setUpClass(cls):
-        # as MultiHostCase.setUpClass, with the bookkeeping of these tests
-        cls.t_start = time.monotonic()
-        cls.hs = nwsmh.hosts.Hosts(cls.N, keep_dir=os.environ.get("NWSMH_KEEP") == "1")
-        cls.hs.__enter__()
-        try:
-            cls.hl = list(cls.hs)
-            cls.small = False
-            cls.nws = nwsmh.start_nws(cls.hs)
-            cls.agents = [nwsmh.Agent(h) for h in cls.hs]
-            cls.closed_ok = set()
-            cls.ids = [["chat0", "chat1"] for _ in cls.hs]     # each host's sender, receiver
-            cls.gen = 0
-            cls.extra = {}                                      # host -> [extra client ids]
-            cls.fd_base = {}                                    # pid -> (what, fds)
-            cls.close_seen = [0] * cls.N
-            for k, a in enumerate(cls.agents):
-                a.open(cls.ids[k], "/broadcast/" + cls.CHAT)
-            dt = nwsmh.wait_links(cls.agents, cls.CHAT, cls.hl)
-            for k in range(cls.N):
-                cls._fd_baseline(k)
-            note("%s: %d hosts up and /broadcast/%s linked %.2fs after start (links %.2fs)",
-                 cls.__name__, cls.N, cls.CHAT, time.monotonic() - cls.t_start, dt)
-        except BaseException:
-            cls._dump_logs("setup failed")
-            cls._teardown()
-            raise
+    def set_up_hosts(cls):
+        # as MultiHostCase's, with the bookkeeping of these tests
+        cls.small = False
+        cls.nws = nwsmh.start_nws(cls.hs)
+        cls.agents = [nwsmh.Agent(h) for h in cls.hs]
+        cls.closed_ok = set()
+        cls.ids = [["chat0", "chat1"] for _ in cls.hs]     # each host's sender, receiver
+        cls.gen = 0
+        cls.extra = {}                                      # host -> [extra client ids]
+        cls.fd_base = {}                                    # pid -> (what, fds)
+        cls.close_seen = [0] * cls.N
+        for k, a in enumerate(cls.agents):
+            a.open(cls.ids[k], "/broadcast/" + cls.CHAT)
+        dt = nwsmh.wait_links(cls.agents, cls.CHAT, cls.hl)
+        for k in range(cls.N):
+            cls._fd_baseline(k)
+        note("%s: %d hosts up and /broadcast/%s linked %.2fs after start (links %.2fs)",
+             cls.__name__, cls.N, cls.CHAT, time.monotonic() - cls.t_start, dt)
 
     def small_buffers(self):
         """Small TCP buffers toward C (see the module doc), for the links

@@ -81,27 +81,17 @@ class PeersCase(nwsmh.MultiHostCase):
     link_msgs = 0          # messages each chat link should have read so far
 
     @classmethod
-    def setUpClass(cls):
-        cls.t_start = time.monotonic()
-        cls.hs = nwsmh.hosts.Hosts(cls.N, avahi=cls.AVAHI,
-                                   keep_dir=os.environ.get("NWSMH_KEEP") == "1")
-        cls.hs.__enter__()
-        try:
-            cls.hl = list(cls.hs)
-            cls.nws = start_nws_with_peers(cls.hl, no_avahi=not cls.AVAHI)
-            cls.agents = [nwsmh.Agent(h) for h in cls.hs]
-            cls.closed_ok = set()
-            t_up = time.monotonic() - cls.t_start
-            for a in cls.agents:
-                a.open(["chat0", "chat1"], "/broadcast/" + cls.CHAT)
-            dt = cls.wait_chat_links()
-            note("%s: %d hosts up in %.2fs (avahi %s), /broadcast/%s linked %.2fs later "
-                 "(links %.2fs)", cls.__name__, cls.N, t_up, "on" if cls.AVAHI else "off",
-                 cls.CHAT, time.monotonic() - cls.t_start - t_up, dt)
-        except BaseException:
-            cls._dump_logs("setup failed")
-            cls._teardown()
-            raise
+    def set_up_hosts(cls):
+        cls.nws = start_nws_with_peers(cls.hl, no_avahi=not cls.AVAHI)
+        cls.agents = [nwsmh.Agent(h) for h in cls.hs]
+        cls.closed_ok = set()
+        t_up = time.monotonic() - cls.t_start
+        for a in cls.agents:
+            a.open(["chat0", "chat1"], "/broadcast/" + cls.CHAT)
+        dt = cls.wait_chat_links()
+        note("%s: %d hosts up in %.2fs (avahi %s), /broadcast/%s linked %.2fs later "
+             "(links %.2fs)", cls.__name__, cls.N, t_up, "on" if cls.AVAHI else "off",
+             cls.CHAT, time.monotonic() - cls.t_start - t_up, dt)
 
     # ---- helpers
 

@@ -7,8 +7,11 @@
 #include <avahi-common/error.h>
 #include <avahi-common/timeval.h>
 #include <avahi-common/thread-watch.h>
+#include <arpa/inet.h>
 #include <errno.h>
+#include <net/if.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -26,14 +29,35 @@ struct s_advert_t {
     s_advert_t *next;               /* list */
 };
 
+#define S_SIGHTINGS 16               /* interface x protocol pairs per advert */
+#define S_RESOLVE_RETRY_MIN_SECS 1
+#define S_RESOLVE_RETRY_MAX_SECS 30
+
 typedef struct s_remote_t s_remote_t;
+
+//  One interface and protocol an advert was seen on, and what resolving
+//  it there found.
+typedef struct {
+    int used;                       /* slot in use */
+    s_remote_t *remote;             /* owner */
+    AvahiIfIndex interface;         /* where it was seen */
+    AvahiProtocol protocol;         /* over IPv4 or IPv6 mDNS */
+    AvahiServiceResolver *resolver; /* open while resolved or resolving */
+    AvahiTimeout *retry;            /* after a failure, until the next try */
+    unsigned failures;              /* failures in a row */
+    int found;                      /* address, port, channel are valid */
+    char address [NWS_AVAHI_ADDRESS_MAX]; /* numeric, with %ifindex if link-local */
+    uint16_t port;                  /* from SRV */
+    nws_channel_t channel;          /* from the TXT path */
+} s_sighting_t;
+
 struct s_remote_t {
     nws_avahi_t *owner;             /* for callbacks */
     char instance [64];             /* the key */
-    int sightings;                  /* NEW minus REMOVE, over interfaces/protocols */
-    int reported;                   /* FOUND was posted */
+    s_sighting_t sightings [S_SIGHTINGS]; /* where it is seen */
+    int reported;                   /* FOUND was posted (last holds it) */
+    nws_avahi_event_t last;         /* what was last posted */
     int stale;                      /* not seen since the daemon came back */
-    AvahiServiceResolver *resolver; /* while resolving */
     s_remote_t *next;               /* list */
 };
 
@@ -226,6 +250,9 @@ s_is_ours (nws_avahi_t *self, const char *instance)
 //  ---------------------------------------------------------------------
 //  Their adverts
 
+//  Resolves one sighting; after a failure, waits and tries again.
+static void s_sighting_resolve (s_sighting_t *sighting);
+
 static s_remote_t *
 s_remote_find (nws_avahi_t *self, const char *instance)
 {
@@ -233,6 +260,101 @@ s_remote_find (nws_avahi_t *self, const char *instance)
     while (remote && strcmp (remote->instance, instance) != 0)
         remote = remote->next;
     return remote;
+}
+
+static const char *
+s_protocol_name (AvahiProtocol protocol)
+{
+    return protocol == AVAHI_PROTO_INET ? "IPv4" : protocol == AVAHI_PROTO_INET6 ? "IPv6" : "?";
+}
+
+//  "mh0/IPv6": where a sighting was made, for log lines.
+static void
+s_sighting_where (s_sighting_t *sighting, char *buf, size_t cap)
+{
+    char name [IF_NAMESIZE];
+    if (!if_indextoname ((unsigned) sighting->interface, name))
+        snprintf (name, sizeof name, "if%d", sighting->interface);
+    snprintf (buf, cap, "%s/%s", name, s_protocol_name (sighting->protocol));
+}
+
+static void
+s_sighting_stop (s_sighting_t *sighting)
+{
+    nws_avahi_t *self = sighting->remote->owner;
+    const AvahiPoll *api = avahi_threaded_poll_get (self->poll);
+    if (sighting->resolver)
+        avahi_service_resolver_free (sighting->resolver);
+    sighting->resolver = NULL;
+    if (sighting->retry)
+        api->timeout_free (sighting->retry);
+    sighting->retry = NULL;
+}
+
+int
+nws_avahi_rank (const char *address)
+{
+    struct in6_addr v6;
+    struct in_addr v4;
+    char plain [NWS_AVAHI_ADDRESS_MAX];
+    snprintf (plain, sizeof plain, "%s", address);
+    char *scope = strchr (plain, '%');
+    if (scope)
+        *scope = '\0';
+    if (inet_pton (AF_INET, plain, &v4) == 1)
+        return 0;
+    if (inet_pton (AF_INET6, plain, &v6) == 1)
+        return IN6_IS_ADDR_LINKLOCAL (&v6) ? 2 : 1;
+    return 3;
+}
+
+//  Fills event with what the remote's sightings found: the port and
+//  channel of the best address, and every address that agrees with them,
+//  best first. Returns the number of addresses.
+static int
+s_remote_collect (s_remote_t *remote, nws_avahi_event_t *event)
+{
+    memset (event, 0, sizeof *event);
+    event->type = NWS_AVAHI_FOUND;
+    memcpy (event->instance, remote->instance, sizeof event->instance);
+    s_sighting_t *best = NULL;
+    for (int i = 0; i < S_SIGHTINGS; i++) {
+        s_sighting_t *s = &remote->sightings [i];
+        if (s->used && s->found && (!best || nws_avahi_rank (s->address) < nws_avahi_rank (best->address)))
+            best = s;
+    }
+    if (!best)
+        return 0;
+    event->port = best->port;
+    event->channel = best->channel;
+    for (int rank = 0; rank <= 3; rank++)
+        for (int i = 0; i < S_SIGHTINGS && event->address_count < NWS_AVAHI_ADDRESSES; i++) {
+            s_sighting_t *s = &remote->sightings [i];
+            if (!s->used || !s->found || nws_avahi_rank (s->address) != rank
+            ||  s->port != best->port || strcmp (s->channel.name, best->channel.name) != 0)
+                continue;
+            int dup = 0;
+            for (int k = 0; k < event->address_count; k++)
+                dup |= strcmp (event->addresses [k], s->address) == 0;
+            if (!dup)
+                memcpy (event->addresses [event->address_count++], s->address,
+                        NWS_AVAHI_ADDRESS_MAX);
+        }
+    return event->address_count;
+}
+
+//  Posts FOUND when what the sightings found changed since the last post.
+static void
+s_remote_report (s_remote_t *remote)
+{
+    nws_avahi_event_t event;
+    if (s_remote_collect (remote, &event) == 0)
+        return;     //  nothing resolved (yet): what was reported stands
+    if (remote->reported && memcmp (&event, &remote->last, sizeof event) == 0)
+        return;
+    remote->last = event;
+    remote->reported = 1;
+    s_post (remote->owner, &event);
 }
 
 static void
@@ -248,9 +370,44 @@ s_remote_drop (nws_avahi_t *self, s_remote_t *remote)
         memcpy (event.instance, remote->instance, sizeof event.instance);
         s_post (self, &event);
     }
-    if (remote->resolver)
-        avahi_service_resolver_free (remote->resolver);
+    for (int i = 0; i < S_SIGHTINGS; i++)
+        if (remote->sightings [i].used)
+            s_sighting_stop (&remote->sightings [i]);
     free (remote);
+}
+
+static void
+s_on_retry (AvahiTimeout *timer, void *arg)
+{
+    s_sighting_t *sighting = arg;
+    const AvahiPoll *api = avahi_threaded_poll_get (sighting->remote->owner->poll);
+    api->timeout_free (timer);
+    sighting->retry = NULL;
+    s_sighting_resolve (sighting);
+}
+
+//  A resolve failed: try this sighting again later, 1 s doubling to 30 s.
+//  The first failure is a warning; the retries speak only in debug.
+static void
+s_sighting_failed (s_sighting_t *sighting, const char *why)
+{
+    nws_avahi_t *self = sighting->remote->owner;
+    char where [IF_NAMESIZE + 8];
+    s_sighting_where (sighting, where, sizeof where);
+    unsigned secs = S_RESOLVE_RETRY_MIN_SECS << (sighting->failures < 5 ? sighting->failures : 5);
+    if (secs > S_RESOLVE_RETRY_MAX_SECS)
+        secs = S_RESOLVE_RETRY_MAX_SECS;
+    if (sighting->failures++ == 0)
+        nws_warn ("cannot resolve advert '%s' seen on %s: %s; trying again in %u s",
+                  sighting->remote->instance, where, why, secs);
+    else
+        nws_debug ("cannot resolve advert '%s' seen on %s: %s (%u times); trying again in %u s",
+                   sighting->remote->instance, where, why, sighting->failures, secs);
+    const AvahiPoll *api = avahi_threaded_poll_get (self->poll);
+    struct timeval when;
+    avahi_elapse_time (&when, secs * 1000, 0);
+    if (!sighting->retry)
+        sighting->retry = api->timeout_new (api, &when, s_on_retry, sighting);
 }
 
 static void
@@ -259,39 +416,73 @@ s_on_resolve (AvahiServiceResolver *resolver, AvahiIfIndex interface, AvahiProto
               const char *host, const AvahiAddress *address, uint16_t port,
               AvahiStringList *txt, AvahiLookupResultFlags flags, void *arg)
 {
-    s_remote_t *remote = arg;
+    s_sighting_t *sighting = arg;
+    s_remote_t *remote = sighting->remote;
     nws_avahi_t *self = remote->owner;
-    (void) interface, (void) protocol, (void) type, (void) domain;
-    avahi_service_resolver_free (resolver);
-    remote->resolver = NULL;
+    (void) protocol, (void) name, (void) type, (void) domain;
     if (event != AVAHI_RESOLVER_FOUND) {
-        nws_warn ("cannot resolve advert '%s': %s", name,
-                  avahi_strerror (avahi_client_errno (self->client)));
+        //  The resolver is spent: free it, keep what it found before (the
+        //  link may still work), and try again later.
+        avahi_service_resolver_free (resolver);
+        sighting->resolver = NULL;
+        s_sighting_failed (sighting, avahi_strerror (avahi_client_errno (self->client)));
         return;
     }
+    //  The resolver stays open and calls again when the records change.
+    sighting->failures = 0;
     if (flags & AVAHI_LOOKUP_RESULT_OUR_OWN)
         return;
-    nws_avahi_event_t found = { .type = NWS_AVAHI_FOUND, .port = port };
+    nws_channel_t channel;
     int paths = 0, valid = 0;
     for (AvahiStringList *item = txt; item; item = avahi_string_list_get_next (item)) {
         int rc = nws_advert_parse_txt (avahi_string_list_get_text (item),
-                                       avahi_string_list_get_size (item), &found.channel);
+                                       avahi_string_list_get_size (item), &channel);
         paths += rc != -ENOENT;
         valid += rc == 0;
     }
+    char text [AVAHI_ADDRESS_STR_MAX] = "";
+    if (address)
+        avahi_address_snprint (text, sizeof text, address);
     const char *why = port == 0 ? "port 0"
                     : paths == 0 ? "no TXT path"
                     : paths > 1 ? "several TXT paths"
                     : !valid ? "TXT path is not /broadcast/<valid name>"
-                    : address->proto != AVAHI_PROTO_INET ? "no IPv4 address" : NULL;
+                    : !address || (address->proto != AVAHI_PROTO_INET
+                                   && address->proto != AVAHI_PROTO_INET6) ? "no address" : NULL;
     if (why) {
-        nws_warn ("ignoring advert '%s' on %s: %s", name, host ? host : "?", why);
+        char where [IF_NAMESIZE + 8];
+        s_sighting_where (sighting, where, sizeof where);
+        nws_warn ("ignoring advert '%s' of %s seen on %s: %s", remote->instance,
+                  host ? host : "?", where, why);
+        sighting->found = 0;
         return;
     }
-    avahi_address_snprint (found.address, sizeof found.address, address);
-    memcpy (found.instance, remote->instance, sizeof found.instance);
-    remote->reported = 1;
-    s_post (self, &found);
+    //  A link-local IPv6 address means nothing without its interface.
+    if (address->proto == AVAHI_PROTO_INET6 && nws_avahi_rank (text) == 2)
+        snprintf (sighting->address, sizeof sighting->address, "%s%%%d", text, (int) interface);
+    else
+        snprintf (sighting->address, sizeof sighting->address, "%s", text);
+    sighting->port = port;
+    sighting->channel = channel;
+    sighting->found = 1;
+    s_remote_report (remote);
+}
+
+static void
+s_sighting_resolve (s_sighting_t *sighting)
+{
+    nws_avahi_t *self = sighting->remote->owner;
+    if (!self->running || !self->client || sighting->resolver)
+        return;
+    //  Ask for the address family of the protocol it was seen on: avahi's
+    //  defaults publish A records only over IPv4 mDNS (AAAA over both),
+    //  so asking an IPv6 sighting for IPv4 just times out.
+    sighting->resolver = avahi_service_resolver_new (self->client, sighting->interface,
+                                                     sighting->protocol, sighting->remote->instance,
+                                                     NWS_ADVERT_TYPE, "local", sighting->protocol,
+                                                     0, s_on_resolve, sighting);
+    if (!sighting->resolver)
+        s_sighting_failed (sighting, avahi_strerror (avahi_client_errno (self->client)));
 }
 
 static void
@@ -300,7 +491,7 @@ s_on_browse (AvahiServiceBrowser *browser, AvahiIfIndex interface, AvahiProtocol
              AvahiLookupResultFlags flags, void *arg)
 {
     nws_avahi_t *self = arg;
-    (void) browser;
+    (void) browser, (void) type, (void) domain;
     if (event == AVAHI_BROWSER_FAILURE) {
         nws_warn ("browsing failed: %s", avahi_strerror (avahi_client_errno (self->client)));
         return;
@@ -316,9 +507,24 @@ s_on_browse (AvahiServiceBrowser *browser, AvahiIfIndex interface, AvahiProtocol
         return;
     }
     s_remote_t *remote = s_remote_find (self, name);
+    s_sighting_t *sighting = NULL;
+    for (int i = 0; remote && i < S_SIGHTINGS; i++) {
+        s_sighting_t *s = &remote->sightings [i];
+        if (s->used && s->interface == interface && s->protocol == protocol)
+            sighting = s;
+    }
     if (event == AVAHI_BROWSER_REMOVE) {
-        if (remote && --remote->sightings <= 0)
+        if (!sighting || remote->stale)
+            return;
+        s_sighting_stop (sighting);
+        memset (sighting, 0, sizeof *sighting);
+        int left = 0;
+        for (int i = 0; i < S_SIGHTINGS; i++)
+            left += remote->sightings [i].used;
+        if (left == 0)
             s_remote_drop (self, remote);
+        else
+            s_remote_report (remote);
         return;
     }
     if (!remote) {
@@ -331,18 +537,25 @@ s_on_browse (AvahiServiceBrowser *browser, AvahiIfIndex interface, AvahiProtocol
         self->remotes = remote;
     }
     if (remote->stale) {
+        //  Seen again after the daemon came back: what was reported stands
+        //  until the new sightings resolve.
         remote->stale = 0;
-        remote->sightings = 0;
+        memset (remote->sightings, 0, sizeof remote->sightings);
     }
-    remote->sightings++;
-    if (!remote->reported && !remote->resolver) {
-        remote->resolver = avahi_service_resolver_new (self->client, interface, protocol, name,
-                                                       type, domain, AVAHI_PROTO_INET, 0,
-                                                       s_on_resolve, remote);
-        if (!remote->resolver)
-            nws_warn ("avahi_service_resolver_new: %s",
-                      avahi_strerror (avahi_client_errno (self->client)));
+    if (sighting)
+        return;
+    for (int i = 0; i < S_SIGHTINGS && !sighting; i++)
+        if (!remote->sightings [i].used)
+            sighting = &remote->sightings [i];
+    if (!sighting) {
+        nws_debug ("advert '%s': more than %d sightings; ignoring one more", name, S_SIGHTINGS);
+        return;
     }
+    sighting->used = 1;
+    sighting->remote = remote;
+    sighting->interface = interface;
+    sighting->protocol = protocol;
+    s_sighting_resolve (sighting);
 }
 
 //  ---------------------------------------------------------------------
@@ -412,8 +625,16 @@ s_on_disconnect (nws_avahi_t *self)
         advert->group = NULL;
         advert->state = "waiting for avahi-daemon";
     }
+    //  Resolvers die with the client; retry timers belong to the poll.
+    const AvahiPoll *api = avahi_threaded_poll_get (self->poll);
     for (s_remote_t *remote = self->remotes; remote; remote = remote->next) {
-        remote->resolver = NULL;
+        for (int i = 0; i < S_SIGHTINGS; i++) {
+            s_sighting_t *sighting = &remote->sightings [i];
+            sighting->resolver = NULL;
+            if (sighting->retry)
+                api->timeout_free (sighting->retry);
+            sighting->retry = NULL;
+        }
         remote->stale = 1;
     }
     avahi_client_free (self->client);

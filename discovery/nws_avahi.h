@@ -13,8 +13,16 @@
     it); those not seen again within NWS_AVAHI_STALE_SECS are reported lost.
 
     Own adverts are ignored: those flagged OUR_OWN and those whose instance
-    name we publish. A remote advert seen on several interfaces and
-    protocols is reported once, and lost when its last sighting goes.
+    name we publish. A remote advert is seen once per interface and
+    protocol (a "sighting"; on a dual-stack LAN, once over IPv4 mDNS and
+    once over IPv6). Each sighting gets its own resolver, asking for the
+    address family of its protocol (IPv4 mDNS carries A records, IPv6 mDNS
+    only AAAA with avahi's defaults), kept open so that an address change
+    is reported too. A resolve that fails or times out is tried again
+    (1 s doubling to 30 s) for as long as the sighting lasts: no advert
+    that is still being browsed stays unresolved. The advert is reported
+    once, with every address found, whenever that set changes, and lost
+    when its last sighting goes.
 */
 #ifndef NWS_AVAHI_H
 #define NWS_AVAHI_H
@@ -25,6 +33,8 @@
 #include "nws_text.h"
 
 #define NWS_AVAHI_STALE_SECS 30
+#define NWS_AVAHI_ADDRESSES 8       /* addresses reported per advert */
+#define NWS_AVAHI_ADDRESS_MAX 64    /* numeric address, with %scope */
 
 typedef enum {
     NWS_AVAHI_FOUND,                /* a remote advert resolved */
@@ -35,8 +45,11 @@ typedef struct {
     nws_avahi_event_type_t type;    /* see above */
     char instance [64];             /* DNS-SD instance name, the key */
     nws_channel_t channel;          /* from the TXT path (FOUND only) */
-    char address [64];              /* numeric IPv4 address (FOUND only) */
     uint16_t port;                  /* (FOUND only) */
+    int address_count;              /* addresses used (FOUND only, >= 1) */
+    char addresses [NWS_AVAHI_ADDRESSES][NWS_AVAHI_ADDRESS_MAX];
+                                    /* numeric, best first (nws_avahi_rank);
+                                       IPv6 link-local as fe80::...%<ifindex> */
 } nws_avahi_event_t;
 
 typedef struct nws_avahi_t nws_avahi_t;
@@ -51,6 +64,12 @@ int nws_avahi_next (nws_avahi_t *self, nws_avahi_event_t *event);
 /*  Starts advertising channel (if not yet), or stops.  */
 void nws_avahi_advertise (nws_avahi_t *self, const nws_channel_t *channel);
 void nws_avahi_withdraw (nws_avahi_t *self, const nws_channel_t *channel);
+
+/*  How good an address is to dial, lower first: 0 IPv4, 1 IPv6 with a
+    wider scope than the link, 2 IPv6 link-local (needs its interface),
+    3 anything else. IPv4 comes first because on a dual-stack LAN both
+    reach the peer and IPv4 needs no scope id (see the README).  */
+int nws_avahi_rank (const char *address);
 
 /*  Appends "daemon":"...","adverts":[...] (JSON members) to out.  */
 void nws_avahi_status (nws_avahi_t *self, nws_text_t *out);

@@ -26,14 +26,19 @@
 #define S_ORPHAN_MS 10000           /* an open link outlives its advert this long */
 
 typedef struct {
-    char host [128];                /* address or name */
+    char host [NWS_LINK_ADDRESS_MAX]; /* address or name */
     uint16_t port;                  /* gateway port */
 } s_peer_t;
 
+//  A remote advert, or (for one channel) a static peer: somewhere a link
+//  may lead. Sources are named by advert instance or "peer:HOST:PORT
+//  <channel>", and a link by the source it was made for.
 typedef struct {
     nws_channel_t channel;          /* from the advert's TXT path */
-    s_peer_t peer;                  /* where its gateway listens */
-} s_remote_t;
+    uint16_t port;                  /* where its gateway listens */
+    int address_count;              /* addresses used */
+    char addresses [NWS_LINK_ADDRESSES][NWS_LINK_ADDRESS_MAX]; /* best first */
+} s_source_t;
 
 //  Frees a hash item (s_peer_t, int64_t).
 static void
@@ -67,9 +72,12 @@ struct nws_discovery_t {
     void *pub;                      /* PUB on the hub's publisher side */
     nws_avahi_t *avahi;             /* DNS-SD, NULL with --no-avahi */
     zhashx_t *interest;             /* name -> s_interest_t */
-    zhashx_t *remotes;              /* advert instance -> s_remote_t */
-    zhashx_t *links;                /* "address:port channel" -> nws_link_t */
-    zhashx_t *orphans;              /* link key -> int64_t: kept without an advert until */
+    zhashx_t *remotes;              /* advert instance -> s_source_t */
+    zhashx_t *links;                /* source name -> nws_link_t made for it */
+    zhashx_t *merged;               /* source name -> name of the link that serves it */
+    zhashx_t *orphans;              /* link name -> int64_t: kept without a source until */
+    char proxy_id [NWS_PROXY_ID_LEN + 1]; /* ours (nws_runtime.h) */
+    uint64_t self_links;            /* links that reached our own proxy */
     s_peer_t peers [NWS_OPT_LIST_MAX]; /* --peer, parsed */
     int peer_count;                 /* peers used */
     lws_sorted_usec_list_t reset;   /* ends a hub reset */
@@ -110,7 +118,15 @@ s_status_write (nws_discovery_t *self)
         nws_link_status (link, &out);
         sep = ",";
     }
-    nws_text_printf (&out, "],\"published\":%llu,\"publish_failed\":%llu}\n",
+    nws_text_printf (&out, "],\"merged\":{");
+    sep = "";
+    for (char *into = zhashx_first (self->merged); into; into = zhashx_next (self->merged)) {
+        nws_text_printf (&out, "%s\"%s\":\"%s\"", sep, (const char *) zhashx_cursor (self->merged),
+                         into);
+        sep = ",";
+    }
+    nws_text_printf (&out, "},\"proxy_id\":\"%s\",\"published\":%llu,\"publish_failed\":%llu}\n",
+                     self->proxy_id,
                      (unsigned long long) self->published,
                      (unsigned long long) self->publish_failed);
     char temp [320];
@@ -200,76 +216,177 @@ s_on_link_loss (void *arg, nws_link_t *link)
                      NWS_CONTROL_LOST, strlen (NWS_CONTROL_LOST));
 }
 
+//  1 if address (numeric, IPv6 maybe with %scope) is loopback or one of
+//  this host's own.
 static int
-s_is_local_address (const char *address)
+s_is_local_address (const char *address, int *loopback)
 {
-    struct in_addr wanted;
-    if (inet_pton (AF_INET, address, &wanted) != 1)
-        return 0;
-    if ((ntohl (wanted.s_addr) >> 24) == 127)
-        return 1;
+    char plain [NWS_LINK_ADDRESS_MAX];
+    snprintf (plain, sizeof plain, "%s", address);
+    plain [strcspn (plain, "%")] = '\0';
+    struct in_addr v4;
+    struct in6_addr v6;
+    int family = inet_pton (AF_INET, plain, &v4) == 1 ? AF_INET
+               : inet_pton (AF_INET6, plain, &v6) == 1 ? AF_INET6 : 0;
+    *loopback = (family == AF_INET && (ntohl (v4.s_addr) >> 24) == 127)
+             || (family == AF_INET6 && IN6_IS_ADDR_LOOPBACK (&v6));
+    if (!family || *loopback)
+        return *loopback;
     struct ifaddrs *list = NULL, *it;
     int found = 0;
     if (getifaddrs (&list) < 0)
         return 0;
-    for (it = list; it && !found; it = it->ifa_next)
-        if (it->ifa_addr && it->ifa_addr->sa_family == AF_INET)
-            found = ((struct sockaddr_in *) it->ifa_addr)->sin_addr.s_addr == wanted.s_addr;
+    for (it = list; it && !found; it = it->ifa_next) {
+        if (!it->ifa_addr || it->ifa_addr->sa_family != family)
+            continue;
+        if (family == AF_INET)
+            found = ((struct sockaddr_in *) it->ifa_addr)->sin_addr.s_addr == v4.s_addr;
+        else
+            found = memcmp (&((struct sockaddr_in6 *) it->ifa_addr)->sin6_addr, &v6,
+                            sizeof v6) == 0;
+    }
     freeifaddrs (list);
     return found;
 }
 
-//  A link is named by what it connects: peer address, port and channel.
-//  Two adverts of one peer (a restarted peer's new one while its old one
-//  is still cached) or an advert of a static peer then share one link.
+//  "address:port", IPv6 in brackets.
 static void
-s_link_key (char *key, size_t cap, const char *address, uint16_t port, const char *name)
+s_host_port (const char *address, uint16_t port, char *buf, size_t cap)
 {
-    snprintf (key, cap, "%s:%u %s", address, port, name);
+    int v6 = strchr (address, ':') != NULL;
+    snprintf (buf, cap, "%s%s%s:%u", v6 ? "[" : "", address, v6 ? "]" : "", (unsigned) port);
 }
 
-//  Adds the peer to wanted (key -> peer) unless it is there already.
 static void
-s_want (zhashx_t *wanted, const char *address, uint16_t port, const char *name)
+s_source_add (zhashx_t *wanted, const char *name, const s_source_t *source)
 {
-    char key [NWS_NAME_MAX + 200];
-    s_link_key (key, sizeof key, address, port, name);
-    if (!zhashx_lookup (wanted, key)) {
-        s_peer_t *peer = calloc (1, sizeof *peer);
-        if (!peer)
-            return;
-        snprintf (peer->host, sizeof peer->host, "%s", address);
-        peer->port = port;
-        zhashx_insert (wanted, key, peer);
+    s_source_t *copy = malloc (sizeof *copy);
+    if (!copy)
+        return;
+    *copy = *source;
+    zhashx_update (wanted, name, copy);
+}
+
+//  Appends the addresses of source (with the same port) to into, once each.
+static void
+s_source_merge (s_source_t *into, const s_source_t *source)
+{
+    if (into->address_count == 0)
+        into->port = source->port;
+    if (source->port != into->port)
+        return;
+    for (int i = 0; i < source->address_count && into->address_count < NWS_LINK_ADDRESSES; i++) {
+        int dup = 0;
+        for (int k = 0; k < into->address_count; k++)
+            dup |= strcmp (into->addresses [k], source->addresses [i]) == 0;
+        if (!dup)
+            memcpy (into->addresses [into->address_count++], source->addresses [i],
+                    NWS_LINK_ADDRESS_MAX);
     }
 }
 
-//  Brings the links of one channel in line with interest, adverts and
-//  static peers: a link per peer while the channel has local clients.
-static void
-s_reconcile (nws_discovery_t *self, const nws_channel_t *channel)
+//  The sources of one channel that want a link: its remote adverts and
+//  the static peers, while the channel has local clients.
+static zhashx_t *
+s_wanted (nws_discovery_t *self, const nws_channel_t *channel)
 {
     zhashx_t *wanted = zhashx_new ();
     if (!wanted)
-        return;
+        return NULL;
     zhashx_set_destructor (wanted, s_item_free);
-    if (zhashx_lookup (self->interest, channel->name)) {
-        for (s_remote_t *r = zhashx_first (self->remotes); r; r = zhashx_next (self->remotes))
-            if (strcmp (r->channel.name, channel->name) == 0)
-                s_want (wanted, r->peer.host, r->peer.port, channel->name);
-        for (int i = 0; i < self->peer_count; i++)
-            s_want (wanted, self->peers [i].host, self->peers [i].port, channel->name);
+    if (!zhashx_lookup (self->interest, channel->name))
+        return wanted;
+    for (s_source_t *r = zhashx_first (self->remotes); r; r = zhashx_next (self->remotes))
+        if (strcmp (r->channel.name, channel->name) == 0)
+            s_source_add (wanted, zhashx_cursor (self->remotes), r);
+    for (int i = 0; i < self->peer_count; i++) {
+        char name [NWS_NAME_MAX + 100];
+        s_source_t peer = { .channel = *channel, .port = self->peers [i].port, .address_count = 1 };
+        memcpy (peer.addresses [0], self->peers [i].host, NWS_LINK_ADDRESS_MAX);
+        snprintf (name, sizeof name, "peer:%s:%u %s", self->peers [i].host,
+                  (unsigned) self->peers [i].port, channel->name);
+        s_source_add (wanted, name, &peer);
     }
-    //  Close the links of this channel that are no longer wanted...
+    return wanted;
+}
+
+static int s_on_link_open (void *arg, nws_link_t *link);
+
+//  Renames link key after the first source merged into it; the others
+//  merged into it follow.
+static void
+s_link_rename (nws_discovery_t *self, const char *key)
+{
+    char old [NWS_NAME_MAX + 100], name [NWS_NAME_MAX + 100] = "";
+    snprintf (old, sizeof old, "%s", key);
+    for (char *into = zhashx_first (self->merged); into && !*name; into = zhashx_next (self->merged))
+        if (strcmp (into, old) == 0)
+            snprintf (name, sizeof name, "%s", (const char *) zhashx_cursor (self->merged));
+    nws_link_t *link = zhashx_lookup (self->links, old);
+    if (!*name || !link || zhashx_lookup (self->links, name))
+        return;
+    zhashx_delete (self->merged, name);
+    for (char *into = zhashx_first (self->merged); into; into = zhashx_next (self->merged))
+        if (strcmp (into, old) == 0) {
+            char *copy = strdup (name);
+            if (copy)
+                zhashx_update (self->merged, zhashx_cursor (self->merged), copy);
+        }
+    zhashx_rename (self->links, old, name);
+    zhashx_rename (self->orphans, old, name);
+    nws_link_set_name (link, name);
+    nws_info ("link %s now serves %s", old, name);
+}
+
+//  Brings the links of one channel in line with interest, adverts and
+//  static peers: one link per peer proxy while the channel has local
+//  clients. A source gets a link of its own unless it was merged into a
+//  link that reached the same proxy (s_on_link_open); a link dials the
+//  addresses of every source it serves, its own first.
+static void
+s_reconcile (nws_discovery_t *self, const nws_channel_t *channel)
+{
+    zhashx_t *wanted = s_wanted (self, channel);
+    if (!wanted)
+        return;
     int interested = zhashx_lookup (self->interest, channel->name) != NULL;
     int64_t now = zclock_mono ();
+    //  Merged sources that are no longer wanted, or whose link is gone.
+    zlistx_t *stale = zlistx_new ();
+    for (char *into = zhashx_first (self->merged); into; into = zhashx_next (self->merged)) {
+        const char *source = zhashx_cursor (self->merged);
+        nws_link_t *link = zhashx_lookup (self->links, into);
+        if (!link || (strcmp (nws_link_channel (link)->name, channel->name) == 0
+                      && !zhashx_lookup (wanted, source)))
+            zlistx_add_end (stale, (void *) source);
+    }
+    for (const char *source = zlistx_first (stale); source; source = zlistx_next (stale))
+        zhashx_delete (self->merged, source);
+    zlistx_destroy (&stale);
+
     zlistx_t *doomed = zlistx_new ();
+    zlistx_t *renamed = zlistx_new ();
     for (nws_link_t *link = zhashx_first (self->links); link; link = zhashx_next (self->links)) {
         const char *key = zhashx_cursor (self->links);
         if (strcmp (nws_link_channel (link)->name, channel->name) != 0)
             continue;
-        if (zhashx_lookup (wanted, key)) {
+        //  What this link serves: its own source, then those merged into it.
+        s_source_t serves = { .channel = *channel };
+        const char *own = zhashx_lookup (wanted, key) ? key : NULL;
+        if (own)
+            s_source_merge (&serves, zhashx_lookup (wanted, key));
+        for (char *into = zhashx_first (self->merged); into; into = zhashx_next (self->merged))
+            if (strcmp (into, key) == 0 && zhashx_lookup (wanted, zhashx_cursor (self->merged))) {
+                s_source_merge (&serves, zhashx_lookup (wanted, zhashx_cursor (self->merged)));
+                own = own ? own : zhashx_cursor (self->merged);
+            }
+        if (own) {
             zhashx_delete (self->orphans, key);
+            if (own != key)
+                zlistx_add_end (renamed, (void *) key);
+            nws_link_set_addresses (link, serves.port,
+                                    (const char (*) [NWS_LINK_ADDRESS_MAX]) serves.addresses,
+                                    serves.address_count);
             continue;
         }
         //  An open link whose advert went away is kept a while: adverts
@@ -290,26 +407,79 @@ s_reconcile (nws_discovery_t *self, const nws_channel_t *channel)
     for (const char *key = zlistx_first (doomed); key; key = zlistx_next (doomed)) {
         nws_link_t *link = zhashx_lookup (self->links, key);
         nws_info ("unlinking %s (%s)", channel->name, key);
+        //  Sources merged into it need a link of their own again.
+        zlistx_t *orphaned = zlistx_new ();
+        for (char *into = zhashx_first (self->merged); into; into = zhashx_next (self->merged))
+            if (strcmp (into, key) == 0)
+                zlistx_add_end (orphaned, (void *) zhashx_cursor (self->merged));
+        for (const char *source = zlistx_first (orphaned); source; source = zlistx_next (orphaned))
+            zhashx_delete (self->merged, source);
+        zlistx_destroy (&orphaned);
         zhashx_delete (self->orphans, key);
         zhashx_delete (self->links, key);
         nws_link_close (&link);
     }
     zlistx_destroy (&doomed);
-    //  ...and open the missing ones.
-    for (s_peer_t *peer = zhashx_first (wanted); peer; peer = zhashx_next (wanted)) {
-        const char *key = zhashx_cursor (wanted);
-        if (zhashx_lookup (self->links, key))
+    //  A link whose own source went, but that serves merged ones, takes
+    //  the name of one of them.
+    for (const char *key = zlistx_first (renamed); key; key = zlistx_next (renamed))
+        s_link_rename (self, key);
+    zlistx_destroy (&renamed);
+    //  Sources served by no link get one.
+    for (s_source_t *source = zhashx_first (wanted); source; source = zhashx_next (wanted)) {
+        const char *name = zhashx_cursor (wanted);
+        if (zhashx_lookup (self->links, name) || zhashx_lookup (self->merged, name))
             continue;
-        nws_link_t *link = nws_link_new (self->context, self->vhost, key, channel, peer->host,
-                                         peer->port, self->config.max_message,
-                                         s_on_link_message, s_on_link_loss, self);
+        nws_link_handlers_t handlers = {
+            .on_message = s_on_link_message,
+            .on_loss = s_on_link_loss,
+            .on_open = s_on_link_open,
+            .arg = self,
+        };
+        nws_link_t *link = nws_link_new (self->context, self->vhost, name, channel,
+                                         self->proxy_id, self->config.max_message, &handlers);
         if (link) {
-            zhashx_insert (self->links, key, link);
-            nws_info ("linking %s to %s:%u", channel->name, peer->host, peer->port);
+            zhashx_insert (self->links, name, link);
+            char where [NWS_LINK_ADDRESS_MAX + 10];
+            s_host_port (source->addresses [0], source->port, where, sizeof where);
+            nws_info ("linking %s to %s (%s '%s')", channel->name, where,
+                      strncmp (name, "peer:", 5) == 0 ? "static peer" : "advert", name);
+            nws_link_set_addresses (link, source->port,
+                                    (const char (*) [NWS_LINK_ADDRESS_MAX]) source->addresses,
+                                    source->address_count);
         }
     }
     zhashx_destroy (&wanted);
     s_status_write (self);
+}
+
+//  A link opened and knows whom it reached. Another open link of the
+//  channel to the same proxy (through another address, advert or --peer)
+//  already brings its messages: then this one closes before reading
+//  anything, and its source is served by that link.
+static int
+s_on_link_open (void *arg, nws_link_t *link)
+{
+    nws_discovery_t *self = arg;
+    const char *name = nws_link_name (link);
+    for (nws_link_t *other = zhashx_first (self->links); other; other = zhashx_next (self->links)) {
+        if (other == link || !nws_link_is_open (other)
+        ||  strcmp (nws_link_channel (other)->name, nws_link_channel (link)->name) != 0
+        ||  strcmp (nws_link_peer (other), nws_link_peer (link)) != 0)
+            continue;
+        char *into = strdup (zhashx_cursor (self->links));
+        if (!into)
+            return 0;
+        nws_info ("link %s reached %s, which link %s reads already; it serves both", name,
+                  nws_link_peer (link), into);
+        nws_channel_t channel = *nws_link_channel (link);
+        zhashx_update (self->merged, name, into);
+        zhashx_delete (self->orphans, name);
+        zhashx_delete (self->links, name);
+        s_reconcile (self, &channel);
+        return -1;
+    }
+    return 0;
 }
 
 //  ---------------------------------------------------------------------
@@ -410,7 +580,7 @@ s_events_drain (nws_discovery_t *self)
 static void
 s_on_avahi_event (nws_discovery_t *self, const nws_avahi_event_t *event)
 {
-    s_remote_t *remote = zhashx_lookup (self->remotes, event->instance);
+    s_source_t *remote = zhashx_lookup (self->remotes, event->instance);
     if (event->type == NWS_AVAHI_LOST) {
         if (!remote)
             return;
@@ -421,30 +591,51 @@ s_on_avahi_event (nws_discovery_t *self, const nws_avahi_event_t *event)
         s_reconcile (self, &channel);
         return;
     }
-    //  Never link to ourselves, even if avahi does not flag our own advert;
-    //  and a loopback address from the LAN can only be a trick to make us
-    //  dial ports of our own host.
-    struct in_addr v4;
-    if (inet_pton (AF_INET, event->address, &v4) == 1 && (ntohl (v4.s_addr) >> 24) == 127) {
-        nws_warn ("ignoring advert '%s': it points at a loopback address (%s)",
-                  event->instance, event->address);
+    //  Never link to ourselves, even if avahi does not flag our own advert
+    //  (the handshake's proxy id catches what this misses); and a loopback
+    //  address from the LAN can only be a trick to make us dial ports of
+    //  our own host.
+    s_source_t found = { .channel = event->channel, .port = event->port };
+    for (int i = 0; i < event->address_count; i++) {
+        int loopback = 0;
+        int local = s_is_local_address (event->addresses [i], &loopback);
+        if (loopback)
+            nws_warn ("advert '%s': ignoring %s, a loopback address", event->instance,
+                      event->addresses [i]);
+        else
+        if (local && event->port == self->config.port)
+            nws_debug ("advert '%s': %s is our own address", event->instance,
+                       event->addresses [i]);
+        else
+            memcpy (found.addresses [found.address_count++], event->addresses [i],
+                    NWS_LINK_ADDRESS_MAX);
+    }
+    if (found.address_count == 0) {
+        nws_debug ("ignoring advert '%s': no address to dial", event->instance);
+        if (remote) {
+            zhashx_delete (self->remotes, event->instance);
+            free (remote);
+            s_reconcile (self, &found.channel);
+        }
         return;
     }
-    if (event->port == self->config.port && s_is_local_address (event->address)) {
-        nws_debug ("ignoring advert '%s': it is ours", event->instance);
-        return;
-    }
+    nws_channel_t previous = remote ? remote->channel : found.channel;
     if (!remote) {
         remote = calloc (1, sizeof *remote);
         if (!remote)
             return;
         zhashx_insert (self->remotes, event->instance, remote);
     }
-    remote->channel = event->channel;
-    snprintf (remote->peer.host, sizeof remote->peer.host, "%s", event->address);
-    remote->peer.port = event->port;
-    nws_info ("found advert '%s': %s at %s:%u", event->instance, event->channel.name,
-              event->address, event->port);
+    *remote = found;
+    char where [NWS_LINK_ADDRESS_MAX + 10];
+    char list [NWS_LINK_ADDRESSES * (NWS_LINK_ADDRESS_MAX + 1)] = "";
+    s_host_port (found.addresses [0], found.port, where, sizeof where);
+    for (int i = 1; i < found.address_count; i++)
+        snprintf (list + strlen (list), sizeof list - strlen (list), " %s", found.addresses [i]);
+    nws_info ("found advert '%s': %s at %s%s%s%s", event->instance, found.channel.name, where,
+              *list ? " (also" : "", list, *list ? ")" : "");
+    if (strcmp (previous.name, found.channel.name) != 0)
+        s_reconcile (self, &previous);
     s_reconcile (self, &remote->channel);
 }
 
@@ -549,10 +740,18 @@ nws_discovery_new (const nws_discovery_config_t *config)
     self->interest = zhashx_new ();
     self->remotes = zhashx_new ();
     self->links = zhashx_new ();
+    self->merged = zhashx_new ();
     self->orphans = zhashx_new ();
     self->zctx = zmq_ctx_new ();
-    if (!self->interest || !self->remotes || !self->links || !self->orphans || !self->zctx)
+    if (!self->interest || !self->remotes || !self->links || !self->merged || !self->orphans
+    ||  !self->zctx)
         goto fail;
+    zhashx_set_destructor (self->merged, s_item_free);
+    int rc = nws_runtime_proxy_id (config->runtime_dir, self->proxy_id, sizeof self->proxy_id);
+    if (rc < 0) {
+        nws_error ("cannot read or create %s/proxy-id: %s", config->runtime_dir, strerror (-rc));
+        goto fail;
+    }
     zhashx_set_duplicator (self->orphans, s_int64_dup);
     zhashx_set_destructor (self->orphans, s_item_free);
     self->events = s_socket (self, ZMQ_SUB, "hub-events");
@@ -633,6 +832,7 @@ nws_discovery_destroy (nws_discovery_t **self_p)
     zhashx_destroy (&self->interest);
     zhashx_destroy (&self->remotes);
     zhashx_destroy (&self->links);
+    zhashx_destroy (&self->merged);
     zhashx_destroy (&self->orphans);
     unlink (self->status_path);
     free (self);

@@ -7,18 +7,23 @@
 #include "nws_envelope.h"
 #include "nws_limits.h"
 #include "nws_log.h"
+#include "nws_runtime.h"
 
 #define S_BACKOFF_MIN_MS 100
 #define S_BACKOFF_MAX_MS 5000
 
 typedef enum {
+    S_IDLE,                         /* no address to dial yet */
     S_CONNECTING,                   /* dialing or handshaking */
     S_OPEN,                         /* reading */
     S_BACKOFF,                      /* waiting to dial again */
+    S_SELF,                         /* it reached our own proxy: never again */
     S_CLOSING                       /* closed by the owner; freed on close */
 } s_state_t;
 
-static const char *s_state_names [] = { "connecting", "open", "backoff", "closing" };
+static const char *s_state_names [] = {
+    "idle", "connecting", "open", "backoff", "self", "closing"
+};
 
 struct nws_link_t {
     struct lws_context *context;    /* for timers */
@@ -26,9 +31,15 @@ struct nws_link_t {
     struct lws *wsi;                /* the connection, or NULL */
     char key [128];                 /* name in logs and status */
     nws_channel_t channel;          /* which channel */
-    char address [64];              /* peer address */
+    char addresses [NWS_LINK_ADDRESSES][NWS_LINK_ADDRESS_MAX]; /* best first */
+    int address_count;              /* used */
+    int cursor;                     /* the address dialed (or open) */
+    char dialed [NWS_LINK_ADDRESS_MAX]; /* that address, as dialed */
+    char host [NWS_LINK_ADDRESS_MAX + 10]; /* Host header for it */
     char path [NWS_NAME_MAX + 16];  /* /broadcast/<name> */
     uint16_t port;                  /* peer port */
+    char own_id [NWS_PROXY_ID_LEN + 1];  /* ours, sent in the request */
+    char peer [NWS_LINK_ADDRESS_MAX + 16]; /* whom it reached: id:... or at:... */
     s_state_t state;                /* see above */
     uint32_t id;                    /* for our envelopes' origin */
     uint64_t seq;                   /* last sequence number used */
@@ -40,10 +51,9 @@ struct nws_link_t {
     lws_sorted_usec_list_t retry;   /* the backoff timer */
     uint64_t messages;              /* messages received */
     uint64_t connects;              /* successful handshakes */
-    nws_link_fn *handler;           /* gets messages */
-    nws_link_loss_fn *on_loss;      /* told of lost messages */
+    uint64_t dials;                 /* connections started */
+    nws_link_handlers_t handlers;   /* the owner's callbacks */
     uint16_t peer_close;            /* close code the peer sent, or 0 */
-    void *arg;                      /* for handler */
 };
 
 static uint32_t s_next_id = 0;
@@ -74,20 +84,37 @@ s_lost (nws_link_t *self, const char *why)
         s_free (self);
         return;
     }
+    if (self->state == S_SELF)
+        return;
     //  The peer dropped us for reading too slowly, or because it lost
     //  messages itself: what we should have had is gone, and our clients
     //  must hear of it.
-    if (self->state == S_OPEN && self->on_loss
+    if (self->state == S_OPEN && self->handlers.on_loss
     && (self->peer_close == NWS_CLOSE_SLOW || self->peer_close == NWS_CLOSE_GAP)) {
         nws_warn ("link %s: the peer closed it with %u; messages were lost", self->key,
                   self->peer_close);
-        self->on_loss (self->arg, self);
+        self->handlers.on_loss (self->handlers.arg, self);
     }
     self->peer_close = 0;
-    if (self->state == S_OPEN)
-        nws_info ("link %s closed (%s); dialing again", self->key, why);
+    if (self->state == S_OPEN) {
+        nws_info ("link %s to %s closed (%s); dialing again", self->key, self->dialed, why);
+        self->cursor = 0;
+        self->backoff_ms = S_BACKOFF_MIN_MS;
+    }
     else
-        nws_debug ("link %s: %s; retry in %u ms", self->key, why, self->backoff_ms);
+    if (self->cursor + 1 < self->address_count) {
+        //  That address failed: the next one, at once.
+        nws_debug ("link %s: %s: %s; trying %s", self->key, self->dialed, why,
+                   self->addresses [self->cursor + 1]);
+        self->cursor++;
+        s_dial (self);
+        return;
+    }
+    else {
+        nws_debug ("link %s: %s: %s; retry in %u ms", self->key, self->dialed, why,
+                   self->backoff_ms);
+        self->cursor = 0;
+    }
     self->state = S_BACKOFF;
     lws_sul_schedule (self->context, 0, &self->retry, s_on_retry,
                       (lws_usec_t) self->backoff_ms * LWS_US_PER_MS);
@@ -95,52 +122,96 @@ s_lost (nws_link_t *self, const char *why)
                                                                 : self->backoff_ms * 2;
 }
 
+//  The Host header for an address: IPv6 in brackets, without its scope.
+static void
+s_host_header (nws_link_t *self)
+{
+    const char *address = self->dialed;
+    if (strchr (address, ':')) {
+        size_t len = strcspn (address, "%");
+        snprintf (self->host, sizeof self->host, "[%.*s]:%u", (int) len, address,
+                  (unsigned) self->port);
+    }
+    else
+        snprintf (self->host, sizeof self->host, "%s:%u", address, (unsigned) self->port);
+}
+
 static void
 s_dial (nws_link_t *self)
 {
+    if (self->address_count == 0) {
+        self->state = S_IDLE;
+        return;
+    }
+    if (self->cursor >= self->address_count)
+        self->cursor = 0;
+    memcpy (self->dialed, self->addresses [self->cursor], sizeof self->dialed);
+    s_host_header (self);
     struct lws_client_connect_info info;
     memset (&info, 0, sizeof info);
     info.context = self->context;
     info.vhost = self->vhost;
-    info.address = self->address;
+    info.address = self->dialed;
     info.port = self->port;
     info.path = self->path;
-    info.host = self->address;
+    info.host = self->host;
     info.local_protocol_name = NWS_LINK_PROTOCOL;
     info.opaque_user_data = self;
     self->state = S_CONNECTING;
+    uint64_t dial = ++self->dials;
     struct lws *wsi = lws_client_connect_via_info (&info);
     if (wsi)
         self->wsi = wsi;
     else
-    if (self->state == S_CONNECTING)
+    if (self->dials == dial && self->state == S_CONNECTING)
         //  (unless lws already reported the failure through the callback)
         s_lost (self, "cannot start a connection");
 }
 
 nws_link_t *
-nws_link_new (struct lws_context *context, struct lws_vhost *vhost, const char *key, const nws_channel_t *channel,
-              const char *address, uint16_t port, uint64_t max_message,
-              nws_link_fn *handler, nws_link_loss_fn *on_loss, void *arg)
+nws_link_new (struct lws_context *context, struct lws_vhost *vhost, const char *name,
+              const nws_channel_t *channel, const char *own_id, uint64_t max_message,
+              const nws_link_handlers_t *handlers)
 {
     nws_link_t *self = calloc (1, sizeof *self);
     if (!self)
         return NULL;
     self->context = context;
     self->vhost = vhost;
-    snprintf (self->key, sizeof self->key, "%s", key);
+    snprintf (self->key, sizeof self->key, "%s", name);
     self->channel = *channel;
-    snprintf (self->address, sizeof self->address, "%s", address);
     snprintf (self->path, sizeof self->path, "/broadcast/%s", channel->name);
-    self->port = port;
+    snprintf (self->own_id, sizeof self->own_id, "%s", own_id);
     self->id = ++s_next_id;
     self->max_message = max_message;
     self->backoff_ms = S_BACKOFF_MIN_MS;
-    self->handler = handler;
-    self->on_loss = on_loss;
-    self->arg = arg;
-    s_dial (self);
+    self->handlers = *handlers;
+    self->state = S_IDLE;
     return self;
+}
+
+void
+nws_link_set_addresses (nws_link_t *self, uint16_t port,
+                        const char (*addresses) [NWS_LINK_ADDRESS_MAX], int count)
+{
+    if (count > NWS_LINK_ADDRESSES)
+        count = NWS_LINK_ADDRESSES;
+    int same = port == self->port && count == self->address_count;
+    for (int i = 0; same && i < count; i++)
+        same = strcmp (addresses [i], self->addresses [i]) == 0;
+    if (same)
+        return;
+    self->port = port;
+    self->address_count = count;
+    for (int i = 0; i < count; i++)
+        snprintf (self->addresses [i], NWS_LINK_ADDRESS_MAX, "%s", addresses [i]);
+    //  An open or dialing link carries on; a waiting one tries the news now.
+    if (self->state == S_IDLE || self->state == S_BACKOFF) {
+        lws_sul_cancel (&self->retry);
+        self->cursor = 0;
+        self->backoff_ms = S_BACKOFF_MIN_MS;
+        s_dial (self);
+    }
 }
 
 uint32_t
@@ -161,6 +232,24 @@ nws_link_is_open (nws_link_t *self)
     return self->state == S_OPEN;
 }
 
+const char *
+nws_link_peer (nws_link_t *self)
+{
+    return self->peer;
+}
+
+const char *
+nws_link_name (nws_link_t *self)
+{
+    return self->key;
+}
+
+void
+nws_link_set_name (nws_link_t *self, const char *name)
+{
+    snprintf (self->key, sizeof self->key, "%s", name);
+}
+
 const nws_channel_t *
 nws_link_channel (nws_link_t *self)
 {
@@ -170,10 +259,18 @@ nws_link_channel (nws_link_t *self)
 void
 nws_link_status (nws_link_t *self, nws_text_t *out)
 {
-    nws_text_printf (out, "{\"key\":\"%s\",\"channel\":\"%s\",\"peer\":\"%s:%u\",\"state\":\"%s\","
-                     "\"connects\":%llu,\"messages\":%llu}", self->key, self->channel.name,
-                     self->address, self->port, s_state_names [self->state],
+    //  "peer" is the address in use (or to be tried next), as host:port.
+    const char *address = self->state == S_OPEN || self->state == S_CONNECTING
+                        ? self->dialed : self->address_count ? self->addresses [self->cursor] : "";
+    nws_text_printf (out, "{\"key\":\"%s\",\"channel\":\"%s\",\"peer\":\"%s%s%s:%u\","
+                     "\"proxy\":\"%s\",\"state\":\"%s\",\"connects\":%llu,\"messages\":%llu,"
+                     "\"addresses\":[", self->key, self->channel.name,
+                     strchr (address, ':') ? "[" : "", address, strchr (address, ':') ? "]" : "",
+                     self->port, self->peer, s_state_names [self->state],
                      (unsigned long long) self->connects, (unsigned long long) self->messages);
+    for (int i = 0; i < self->address_count; i++)
+        nws_text_printf (out, "%s\"%s\"", i ? "," : "", self->addresses [i]);
+    nws_text_printf (out, "]}");
 }
 
 void
@@ -216,8 +313,29 @@ s_receive (nws_link_t *self, struct lws *wsi, const void *in, size_t len)
     self->rx_len += len;
     if (lws_is_final_fragment (wsi) && lws_remaining_packet_payload (wsi) == 0) {
         self->messages++;
-        self->handler (self->arg, self, self->rx_kind, self->rx, self->rx_len);
+        self->handlers.on_message (self->handlers.arg, self, self->rx_kind, self->rx,
+                                   self->rx_len);
         self->rx_len = 0;
+    }
+    return 0;
+}
+
+//  Learns whom the handshake reached, before any message is read.
+static int
+s_identify (nws_link_t *self, struct lws *wsi)
+{
+    char id [NWS_PROXY_ID_LEN + 2] = "";
+    int len = lws_hdr_custom_length (wsi, NWS_LINK_ID_HEADER, sizeof NWS_LINK_ID_HEADER - 1);
+    if (len > 0 && len < (int) sizeof id)
+        lws_hdr_custom_copy (wsi, id, sizeof id, NWS_LINK_ID_HEADER, sizeof NWS_LINK_ID_HEADER - 1);
+    if (nws_runtime_proxy_id_valid (id))
+        snprintf (self->peer, sizeof self->peer, "id:%s", id);
+    else
+        snprintf (self->peer, sizeof self->peer, "at:%s", self->host);
+    if (strcmp (id, self->own_id) == 0) {
+        nws_info ("link %s: %s is this proxy; not linking to it", self->key, self->host);
+        self->state = S_SELF;
+        return -1;
     }
     return 0;
 }
@@ -234,16 +352,27 @@ nws_link_callback (struct lws *wsi, enum lws_callback_reasons reason,
         case LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER: {
             unsigned char **p = in, *end = *p + len;
             static const char name [] = "x-broadcastwebsocket-proxy:";
-            return lws_add_http_header_by_name (wsi, (const unsigned char *) name,
-                                                (const unsigned char *) "true", 4, p, end) ? -1 : 0;
+            if (lws_add_http_header_by_name (wsi, (const unsigned char *) name,
+                                             (const unsigned char *) "true", 4, p, end))
+                return -1;
+            return lws_add_http_header_by_name (wsi, (const unsigned char *) NWS_LINK_ID_HEADER,
+                                                (const unsigned char *) self->own_id,
+                                                (int) strlen (self->own_id), p, end) ? -1 : 0;
         }
+        case LWS_CALLBACK_CLIENT_FILTER_PRE_ESTABLISH:
+            return s_identify (self, wsi);
         case LWS_CALLBACK_CLIENT_ESTABLISHED:
             if (self->state == S_CLOSING)
                 return -1;
             self->state = S_OPEN;
             self->connects++;
             self->backoff_ms = S_BACKOFF_MIN_MS;
-            nws_info ("link %s open to %s:%u", self->key, self->address, self->port);
+            if (self->handlers.on_open && self->handlers.on_open (self->handlers.arg, self) < 0) {
+                //  The owner has let go of it: close, then free.
+                self->state = S_CLOSING;
+                return -1;
+            }
+            nws_info ("link %s open to %s (%s)", self->key, self->host, self->peer);
             return 0;
         case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
             if (in && len >= 2)

@@ -1,11 +1,24 @@
 /*  nws_link - one proxy link: a WebSocket client connection from this
     host's nws-discovery to a peer proxy's /broadcast/<name>, with the
-    header X-BroadcastWebSocket-Proxy: true (DESIGN.md section 5).
+    header X-BroadcastWebSocket-Proxy: true (the original's convention).
 
     The dialing side only reads: every whole message it receives is handed
     to the owner (who publishes it into the local hub, marked as coming
-    from a proxy). A link that fails or closes is dialed again with
-    exponential backoff (100 ms doubling to 5 s) until it is closed.
+    from a proxy).
+
+    A link has a list of addresses of one peer, best first. It dials them
+    in turn: a failed dial moves on to the next address at once, and only
+    when all have failed does it wait (100 ms doubling to 5 s) and start
+    over. A link that closes is dialed again the same way until the owner
+    closes it.
+
+    Identity: the request carries X-Nws-Proxy-Id (ours) and an nws gateway
+    answers with its own (nws_runtime.h). Before the first message is
+    read, the link knows which proxy it reached: the peer's id, or for a
+    peer that sends none (the original proxy), "address:port". A link that
+    reached our own proxy closes and never dials again (a self-link); the
+    owner is asked whether to keep any other (on_open), so that it can
+    keep one link per proxy and channel whatever addresses lead there.
 
     Runs on the lws service thread. The owner's lws protocol named
     NWS_LINK_PROTOCOL must pass its callbacks to nws_link_callback().
@@ -20,6 +33,9 @@
 #include "nws_text.h"
 
 #define NWS_LINK_PROTOCOL "nws-link"
+#define NWS_LINK_ADDRESSES 8        /* addresses a link tries */
+#define NWS_LINK_ADDRESS_MAX 64     /* one numeric address or host name */
+#define NWS_LINK_ID_HEADER "x-nws-proxy-id:"
 
 typedef struct nws_link_t nws_link_t;
 
@@ -31,13 +47,31 @@ typedef void (nws_link_fn) (void *arg, nws_link_t *link, uint8_t kind,
     we read too slowly (4001). The link dials again by itself.  */
 typedef void (nws_link_loss_fn) (void *arg, nws_link_t *link);
 
-/*  Creates a link to ws://address:port/broadcast/<channel> and dials it.
-    key names the link in logs and status. Returns NULL when out of memory.  */
+/*  Told that the link is open and whom it reached (nws_link_peer). Return
+    0 to keep it, or -1 to have it closed at once, before any message is
+    read: the link is then the owner's no more, and frees itself.  */
+typedef int (nws_link_open_fn) (void *arg, nws_link_t *link);
+
+typedef struct {
+    nws_link_fn *on_message;        /* each whole message */
+    nws_link_loss_fn *on_loss;      /* messages were lost */
+    nws_link_open_fn *on_open;      /* keep it? (may be NULL: yes) */
+    void *arg;                      /* for the three */
+} nws_link_handlers_t;
+
+/*  Creates a link for channel, named name in logs and status; own_id is
+    our proxy id. It dials once it has addresses (nws_link_set_addresses).
+    Returns NULL when out of memory.  */
 nws_link_t *nws_link_new (struct lws_context *context, struct lws_vhost *vhost,
-                          const char *key,
-                          const nws_channel_t *channel, const char *address,
-                          uint16_t port, uint64_t max_message,
-                          nws_link_fn *handler, nws_link_loss_fn *on_loss, void *arg);
+                          const char *name, const nws_channel_t *channel,
+                          const char *own_id, uint64_t max_message,
+                          const nws_link_handlers_t *handlers);
+
+/*  Sets the peer's port and addresses (count of them, best first; at most
+    NWS_LINK_ADDRESSES are kept). An open link stays on the address it
+    uses; a link that is waiting dials the new list at once.  */
+void nws_link_set_addresses (nws_link_t *self, uint16_t port,
+                             const char (*addresses) [NWS_LINK_ADDRESS_MAX], int count);
 
 /*  The link's number (unique in this process) and its next sequence
     number, for the envelopes of what it publishes.  */
@@ -47,7 +81,13 @@ uint64_t nws_link_next_seq (nws_link_t *self);
 /*  1 if the link is open (not dialing or waiting to dial).  */
 int nws_link_is_open (nws_link_t *self);
 
-/*  The channel linked.  */
+/*  Whom an open link reached: "id:<proxy id>" for an nws peer, else
+    "at:<address>:<port>". Empty before the first open.  */
+const char *nws_link_peer (nws_link_t *self);
+
+/*  The link's name and channel; a new name (for logs and status).  */
+const char *nws_link_name (nws_link_t *self);
+void nws_link_set_name (nws_link_t *self, const char *name);
 const nws_channel_t *nws_link_channel (nws_link_t *self);
 
 /*  Appends the link's status as a JSON object.  */

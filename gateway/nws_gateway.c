@@ -15,7 +15,9 @@
 #include "nws_limits.h"
 #include "nws_listener.h"
 #include "nws_log.h"
+#include "nws_neigh.h"
 #include "nws_room.h"
+#include "nws_runtime.h"
 #include "nws_utf8.h"
 #include "nws_static.h"
 
@@ -44,6 +46,7 @@ typedef struct {
 struct nws_gateway_t {
     nws_gateway_config_t config;    /* copy of the caller's */
     uint32_t instance;              /* random origin id of this process */
+    char proxy_id [NWS_PROXY_ID_LEN + 1]; /* this host's proxy id, told to peer proxies */
     struct lws_context *context;    /* lws */
     struct lws_vhost *vhost;        /* the one vhost */
     nws_listener_t *listener;       /* our SO_REUSEPORT socket */
@@ -166,7 +169,8 @@ s_room_deliver (nws_gateway_t *self, nws_room_t *room, nws_frame_t *frame,
 {
     room->messages++;
     for (nws_session_t *s = room->first; s; s = s->next) {
-        if (s == except || s->state != NWS_SESSION_OPEN || (from_proxy && s->is_proxy))
+        if (s == except || s->state != NWS_SESSION_OPEN || (from_proxy && s->is_proxy)
+        ||  s->shadowed)
             continue;
         int was_empty = s->queue.count == 0;
         int rc = nws_queue_push (&s->queue, frame, (uint32_t) self->config.queue_msgs,
@@ -745,7 +749,7 @@ s_on_confirm_upgrade (nws_gateway_t *self, struct lws *wsi)
     return s_http_error (self, wsi, status, why) ? -1 : 1;
 }
 
-//  A peer proxy says so with a header (DESIGN.md section 5).
+//  A peer proxy says so with a header (the original's convention).
 static int
 s_is_proxy_link (struct lws *wsi)
 {
@@ -756,6 +760,31 @@ s_is_proxy_link (struct lws *wsi)
     if (lws_hdr_custom_copy (wsi, value, sizeof value, header, sizeof header - 1) < 0)
         return 0;
     return strcasecmp (value, "true") == 0;
+}
+
+//  Which proxy an inbound proxy link comes from: "id:<proxy id>" when an
+//  nws peer says (X-Nws-Proxy-Id), else "mac:<link-layer address>" of the
+//  peer's address from the kernel's neighbour table (the original proxy,
+//  which dials once per address family from one network card), else "".
+static void
+s_proxy_identity (struct lws *wsi, char *buf, size_t cap)
+{
+    static const char header [] = "x-nws-proxy-id:";
+    char id [NWS_PROXY_ID_LEN + 2] = "";
+    buf [0] = '\0';
+    int len = lws_hdr_custom_length (wsi, header, sizeof header - 1);
+    if (len > 0 && len < (int) sizeof id)
+        lws_hdr_custom_copy (wsi, id, sizeof id, header, sizeof header - 1);
+    if (nws_runtime_proxy_id_valid (id)) {
+        snprintf (buf, cap, "id:%s", id);
+        return;
+    }
+    struct sockaddr_storage peer;
+    socklen_t peer_len = sizeof peer;
+    char mac [NWS_NEIGH_MAX];
+    if (getpeername (lws_get_socket_fd (wsi), (struct sockaddr *) &peer, &peer_len) == 0
+    &&  nws_neigh_lookup ((struct sockaddr *) &peer, mac, sizeof mac) == 0)
+        snprintf (buf, cap, "mac:%s", mac);
 }
 
 //  The handshake is accepted: make sure the room exists and the hub
@@ -773,6 +802,8 @@ s_on_filter (nws_gateway_t *self, nws_session_t *session, struct lws *wsi)
     if (!room)
         return -1;
     session->is_proxy = channel.scope == NWS_SCOPE_BROADCAST && s_is_proxy_link (wsi);
+    if (session->is_proxy)
+        s_proxy_identity (wsi, session->proxy_peer, sizeof session->proxy_peer);
     session->unsure = room->unconfirmed;
     session->room = room;
     if (nws_http_peer_address (wsi, session->peer, sizeof session->peer) == 0)
@@ -861,6 +892,22 @@ s_count_lws_close (nws_gateway_t *self, struct lws *wsi)
         self->counters.closed_protocol++;
 }
 
+//  Tells a dialing peer proxy who we are, so that it links to us once
+//  however many of our addresses it knows, and never to itself.
+static int
+s_add_proxy_id (nws_gateway_t *self, struct lws *wsi, void *in)
+{
+    struct lws_process_html_args *args = in;
+    unsigned char *p = (unsigned char *) args->p, *end = p + args->max_len;
+    if (lws_add_http_header_by_name (wsi, (const unsigned char *) "x-nws-proxy-id:",
+                                     (const unsigned char *) self->proxy_id,
+                                     (int) strlen (self->proxy_id), &p, end))
+        return -1;
+    args->max_len -= (int) (p - (unsigned char *) args->p);
+    args->p = (char *) p;
+    return 0;
+}
+
 static int
 s_callback_main (struct lws *wsi, enum lws_callback_reasons reason, void *user,
                  void *in, size_t len)
@@ -874,6 +921,8 @@ s_callback_main (struct lws *wsi, enum lws_callback_reasons reason, void *user,
             return s_on_confirm_upgrade (self, wsi);
         case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
             return session ? s_on_filter (self, session, wsi) : -1;
+        case LWS_CALLBACK_ADD_HEADERS:
+            return session && session->is_proxy ? s_add_proxy_id (self, wsi, in) : 0;
         case LWS_CALLBACK_ESTABLISHED:
             if (!session || !session->room)
                 return -1;
@@ -976,6 +1025,11 @@ nws_gateway_new (const nws_gateway_config_t *config)
     while (self->instance == 0)
         if (getrandom (&self->instance, sizeof self->instance, 0) != sizeof self->instance)
             self->instance = (uint32_t) getpid () ^ (uint32_t) zclock_usecs ();
+    int rc = nws_runtime_proxy_id (config->runtime_dir, self->proxy_id, sizeof self->proxy_id);
+    if (rc < 0) {
+        nws_error ("cannot read or create %s/proxy-id: %s", config->runtime_dir, strerror (-rc));
+        goto fail;
+    }
     self->rooms = zhashx_new ();
     self->peers = zhashx_new ();
     if (!self->rooms || !self->peers)

@@ -24,9 +24,23 @@ nws_room_destroy (nws_room_t **self_p)
     *self_p = NULL;
 }
 
+//  The member that carries messages to session's proxy, other than
+//  session, or NULL.
+static nws_session_t *
+s_proxy_carrier (nws_room_t *self, nws_session_t *session)
+{
+    for (nws_session_t *s = self->first; s; s = s->next)
+        if (s != session && s->is_proxy && !s->shadowed
+        &&  strcmp (s->proxy_peer, session->proxy_peer) == 0)
+            return s;
+    return NULL;
+}
+
 void
 nws_room_add (nws_room_t *self, nws_session_t *session)
 {
+    session->shadowed = session->is_proxy && session->proxy_peer [0]
+                     && s_proxy_carrier (self, session) != NULL;
     session->prev = NULL;
     session->next = self->first;
     if (self->first)
@@ -41,6 +55,16 @@ nws_room_add (nws_room_t *self, nws_session_t *session)
 void
 nws_room_remove (nws_room_t *self, nws_session_t *session)
 {
+    if (session->is_proxy && session->proxy_peer [0] && !session->shadowed) {
+        //  The oldest shadowed link of that proxy (members are newest
+        //  first) carries its messages from now on.
+        nws_session_t *heir = NULL;
+        for (nws_session_t *s = self->first; s; s = s->next)
+            if (s != session && s->shadowed && strcmp (s->proxy_peer, session->proxy_peer) == 0)
+                heir = s;
+        if (heir)
+            heir->shadowed = 0;
+    }
     if (session->prev)
         session->prev->next = session->next;
     else

@@ -37,6 +37,8 @@ struct nws_session_t {
     uint64_t marked_seq;            /* seq when its marks began */
     int mark_ticks;                 /* marks still to send for it */
     int is_proxy;                   /* a peer proxy's link */
+    char proxy_peer [64];           /* which proxy: "id:..." or "mac:...", or "" */
+    int shadowed;                   /* another link of that proxy gets our messages */
     int unsure;                     /* joined while the room was unconfirmed */
     nws_frame_t *rx;                /* message being reassembled, or NULL */
     size_t rx_utf8;                 /* bytes of a text rx known to be whole UTF-8 */
@@ -75,7 +77,10 @@ nws_room_t *nws_room_new (const nws_channel_t *channel);
 /*  Frees the room (members must be gone). Safe on NULL.  */
 void nws_room_destroy (nws_room_t **self_p);
 
-/*  Adds an OPEN session; removes a member. */
+/*  Adds an OPEN session; removes a member. A peer proxy that links in
+    more than once (the original proxy dials once per address family) gets
+    messages on its oldest link only: the others are shadowed, and the
+    oldest of them takes over when that link leaves. */
 void nws_room_add (nws_room_t *self, nws_session_t *session);
 void nws_room_remove (nws_room_t *self, nws_session_t *session);
 

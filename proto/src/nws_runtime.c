@@ -2,9 +2,12 @@
 #include "nws_runtime.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -73,4 +76,73 @@ nws_runtime_prepare (const char *dir)
     if (st.st_uid != geteuid () || (st.st_mode & 022))
         return -EPERM;
     return 0;
+}
+
+int
+nws_runtime_proxy_id_valid (const char *text)
+{
+    for (int i = 0; i < NWS_PROXY_ID_LEN; i++)
+        if (!((text [i] >= '0' && text [i] <= '9') || (text [i] >= 'a' && text [i] <= 'f')))
+            return 0;
+    return text [NWS_PROXY_ID_LEN] == '\0';
+}
+
+//  Reads an existing id. Returns 0, -ENOENT, or -EINVAL for a bad file.
+static int
+s_proxy_id_read (const char *path, char *buf)
+{
+    int fd = open (path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0)
+        return -errno;
+    char text [NWS_PROXY_ID_LEN + 2];
+    ssize_t n = read (fd, text, sizeof text);
+    close (fd);
+    //  The id, optionally followed by a newline.
+    if (n == NWS_PROXY_ID_LEN + 1 && text [NWS_PROXY_ID_LEN] == '\n')
+        n--;
+    if (n != NWS_PROXY_ID_LEN)
+        return -EINVAL;
+    text [NWS_PROXY_ID_LEN] = '\0';
+    if (!nws_runtime_proxy_id_valid (text))
+        return -EINVAL;
+    memcpy (buf, text, NWS_PROXY_ID_LEN + 1);
+    return 0;
+}
+
+int
+nws_runtime_proxy_id (const char *dir, char *buf, size_t cap)
+{
+    char path [300], temp [320];
+    if (cap <= NWS_PROXY_ID_LEN)
+        return -ENOSPC;
+    int n = snprintf (path, sizeof path, "%s/proxy-id", dir);
+    if (n < 0 || (size_t) n >= sizeof path)
+        return -ENAMETOOLONG;
+    int rc = s_proxy_id_read (path, buf);
+    if (rc != -ENOENT && rc != -EINVAL)
+        return rc;
+    int prepared = nws_runtime_prepare (dir);
+    if (prepared < 0)
+        return prepared;
+    uint64_t value = 0;
+    if (getrandom (&value, sizeof value, 0) != sizeof value)
+        return -EIO;
+    char text [NWS_PROXY_ID_LEN + 2];
+    snprintf (text, sizeof text, "%016" PRIx64 "\n", value);
+    snprintf (temp, sizeof temp, "%s.%d", path, (int) getpid ());
+    int fd = open (temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+    if (fd < 0)
+        return -errno;
+    int ok = write (fd, text, NWS_PROXY_ID_LEN + 1) == NWS_PROXY_ID_LEN + 1;
+    ok &= close (fd) == 0;
+    //  link() fails if another process made the file first: its id wins.
+    //  A file that is not a valid id is replaced.
+    if (ok && rc == -ENOENT && link (temp, path) < 0 && errno != EEXIST)
+        ok = 0;
+    if (ok && rc == -EINVAL && rename (temp, path) < 0)
+        ok = 0;
+    unlink (temp);
+    if (!ok)
+        return -EIO;
+    return s_proxy_id_read (path, buf);
 }

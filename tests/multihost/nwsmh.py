@@ -378,6 +378,31 @@ def advert_of(status, channel):
     return None
 
 
+def host_addrs(host):
+    """Every address of a host, IPv6 without its %scope."""
+    return {a.split("%")[0] for a in (getattr(host, "addrs", None) or [host.addr])}
+
+
+def link_address(link):
+    """The address a link (from /status) dials, without brackets, port or
+    %scope: "[fe80::1%2]:9009" -> "fe80::1"."""
+    peer = link["peer"]
+    if peer.startswith("["):
+        peer = peer[1:peer.index("]")]
+    else:
+        peer = peer.rsplit(":", 1)[0]
+    return peer.split("%")[0]
+
+
+def link_port(link):
+    return int(link["peer"].rsplit(":", 1)[1])
+
+
+def peer_is(link, host, port=PORT):
+    """True if a link (from /status) dials one of host's addresses at port."""
+    return link_address(link) in host_addrs(host) and link_port(link) == port
+
+
 def link_problems(status, host, peers, channel, instances=None):
     """What is wrong with host's links for channel, given the hosts it
     should be linked to (peers): a list of strings, empty when every link
@@ -385,13 +410,18 @@ def link_problems(status, host, peers, channel, instances=None):
     instances ({host addr: its advert instance}), the peer must have an
     established advert, and a link named after an advert instance must be
     named after the peer's current one (not a stale advert's)."""
+    # A link may use any address of its peer (IPv4, IPv6, either card):
+    # it is named here by the peer's main address.
     want = {"%s:%d" % (p.addr, PORT): p for p in peers}
+    owner = {"%s:%d" % (a, PORT): "%s:%d" % (p.addr, PORT) for p in peers for a in host_addrs(p)}
     links = links_of(status, channel)
     probs = []
     seen = {}
     for l in links:
+        peer = owner.get(link_address(l) + ":%d" % PORT, l["peer"])
+        l = dict(l, peer=peer)
         seen[l["peer"]] = seen.get(l["peer"], 0) + 1
-        if l["peer"].split(":")[0] == host.addr or l["peer"].startswith("127."):
+        if link_address(l) in host_addrs(host) or link_address(l).startswith("127."):
             probs.append("self-link %s" % l)
         elif l["peer"] not in want:
             probs.append("unexpected link %s" % l)

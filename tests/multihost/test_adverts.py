@@ -242,17 +242,17 @@ class AdvertsTest(nwsmh.MultiHostCase):
                 self.problems.append("%s: %s: discovery pid %s, was %s" % (
                     what, a.host.name, d.get("pid"), self.disc_pids[k]))
             for l in links_of(st):
-                peer = l["peer"]
-                if peer.split(":")[0] == a.host.addr or peer.startswith("127."):
+                if nwsmh.link_address(l) in nwsmh.host_addrs(a.host) \
+                        or l["peer"].startswith("127."):
                     self.problems.append("%s: %s: self-link %s" % (what, a.host.name, l))
-                elif peer == "%s:%d" % (other.addr, PORT) and l["channel"] == self.CHAT:
+                elif nwsmh.peer_is(l, other) and l["channel"] == self.CHAT:
                     if (l["state"], l["connects"]) != ("open", 1):
                         self.problems.append("%s: %s: the link to %s is disturbed: %s"
                                              % (what, a.host.name, other.name, l))
                 elif not (extra and extra(k, l)):
                     self.problems.append("%s: %s: links to a bogus advert: %s"
                                          % (what, a.host.name, l))
-            n = len([l for l in links_of(st) if l["peer"] == "%s:%d" % (other.addr, PORT)])
+            n = len([l for l in links_of(st) if nwsmh.peer_is(l, other)])
             if n != 1:
                 self.problems.append("%s: %s: %d links to %s: %s" % (what, a.host.name, n,
                                                                      other.name, links_of(st)))
@@ -328,14 +328,16 @@ class AdvertsTest(nwsmh.MultiHostCase):
         link on A and B that stays connecting/backoff, dialed with backoff,
         disturbing nothing; gone when the advert is withdrawn."""
         tk = self.start_tickers("dead")
-        peer = "%s:%d" % (self.c.addr, DEAD_PORT)
         t0 = time.monotonic()
         pub = self.publish("4242.chat._bws", DEAD_PORT, ["path=/broadcast/chat"])
-        self.wait_log(r"linking chat to %s" % re.escape(peer), "the link to the dead port")
-        dead = lambda k, l: l["peer"] == peer and l["channel"] == self.CHAT  # noqa: E731
+        self.wait_log(r"linking chat to .*:%d \(advert %s\)" % (DEAD_PORT,
+                                                              self.quoted("4242.chat._bws")),
+                      "the link to the dead port")
+        dead = lambda k, l: nwsmh.peer_is(l, self.c, DEAD_PORT) and l["channel"] == self.CHAT  # noqa: E731,E501
         # watch it until each host has dialed it DIALS times (with backoff,
-        # 100 ms doubling: ~1.5 s): always connecting or backoff, never open
-        retry = r"link %s chat: .*retry in" % re.escape(peer)
+        # 100 ms doubling: ~1.5 s; every address of C once per round):
+        # always connecting or backoff, never open
+        retry = r"link 4242\.chat\._bws: .*retry in"
         states = set()
         deadline = time.monotonic() + 10.0
         while time.monotonic() < deadline:

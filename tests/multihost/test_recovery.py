@@ -225,7 +225,7 @@ class RecoveryTest(nwsmh.MultiHostCase):
                    "A<->B flowing while C is cut off")
         for x, peer in ((a, self.hl[1]), (b, self.hl[0])):
             ls = [l for l in links_of(x.status(), self.CHAT)
-                  if l["peer"].startswith(peer.addr + ":")]
+                  if nwsmh.peer_is(l, peer)]
             self.soft(self.assertEqual, [(l["state"], l["connects"]) for l in ls],
                       [("open", 1)], "%s's link to %s while C is cut off: %s"
                       % (x.host.name, peer.name, ls))

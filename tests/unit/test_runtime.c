@@ -224,6 +224,53 @@ prepare_bad_length (void)
     CHECK_INT (nws_runtime_prepare (dir), -ENAMETOOLONG);
 }
 
+//  The proxy id is made once, with the directory, and read back the same
+//  by every later call; a damaged file is replaced, a valid one kept.
+static void
+proxy_id_created_and_kept (void)
+{
+    char dir [128], file [160], first [NWS_PROXY_ID_LEN + 1], again [NWS_PROXY_ID_LEN + 1];
+    s_path (dir, sizeof dir, "ids/sub");
+    CHECK_INT (nws_runtime_proxy_id (dir, first, sizeof first), 0);
+    CHECK (nws_runtime_proxy_id_valid (first));
+    CHECK_INT (nws_runtime_proxy_id (dir, again, sizeof again), 0);
+    CHECK_STR (again, first);
+    CHECK_INT (nws_runtime_proxy_id (dir, again, NWS_PROXY_ID_LEN), -ENOSPC);
+
+    //  Damaged: replaced by a new valid id.
+    snprintf (file, sizeof file, "%s/proxy-id", dir);
+    int fd = open (file, O_WRONLY | O_TRUNC);
+    CHECK (fd >= 0);
+    CHECK_INT ((int) write (fd, "NOT-HEX-AT-ALL!!\n", 17), 17);
+    close (fd);
+    CHECK_INT (nws_runtime_proxy_id (dir, again, sizeof again), 0);
+    CHECK (nws_runtime_proxy_id_valid (again));
+
+    //  Written by someone else (no newline): taken as it is.
+    fd = open (file, O_WRONLY | O_TRUNC);
+    CHECK (fd >= 0);
+    CHECK_INT ((int) write (fd, "0123456789abcdef", 16), 16);
+    close (fd);
+    CHECK_INT (nws_runtime_proxy_id (dir, again, sizeof again), 0);
+    CHECK_STR (again, "0123456789abcdef");
+
+    CHECK_INT (unlink (file), 0);
+    CHECK_INT (rmdir (dir), 0);
+    s_path (dir, sizeof dir, "ids");
+    CHECK_INT (rmdir (dir), 0);
+}
+
+static void
+proxy_id_valid (void)
+{
+    CHECK (nws_runtime_proxy_id_valid ("0123456789abcdef"));
+    CHECK (!nws_runtime_proxy_id_valid ("0123456789ABCDEF"));     //  lowercase only
+    CHECK (!nws_runtime_proxy_id_valid ("0123456789abcde"));      //  short
+    CHECK (!nws_runtime_proxy_id_valid ("0123456789abcdef0"));    //  long
+    CHECK (!nws_runtime_proxy_id_valid ("0123456789abcdeg"));
+    CHECK (!nws_runtime_proxy_id_valid (""));
+}
+
 static int
 s_remove (const char *path, const struct stat *st, int type, struct FTW *ftw)
 {
@@ -246,6 +293,8 @@ main (int argc, char **argv)
         NWS_UNIT_CASE (prepare_relative),
         NWS_UNIT_CASE (prepare_file_in_the_way),
         NWS_UNIT_CASE (prepare_bad_length),
+        NWS_UNIT_CASE (proxy_id_created_and_kept),
+        NWS_UNIT_CASE (proxy_id_valid),
         { NULL, NULL }
     };
     const char *tmp = getenv ("TMPDIR");

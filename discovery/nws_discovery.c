@@ -857,10 +857,16 @@ nws_discovery_parse_peer (const char *text, char *host, size_t cap, uint16_t *po
     size_t len = (size_t) (end - start);
     if (len == 0 || len >= cap || len > 253)
         return -EINVAL;
+    //  In brackets, an IPv6 address may end in %<interface> (its scope).
+    int scoped = 0;
     for (size_t i = 0; i < len; i++) {
         char c = start [i];
+        if (c == '%' && *text == '[' && !scoped && i > 0 && i + 1 < len) {
+            scoped = 1;
+            continue;
+        }
         if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
-           || c == '.' || c == '-' || (c == ':' && *text == '[')))
+           || c == '.' || c == '-' || (c == ':' && *text == '[' && !scoped)))
             return -EINVAL;
     }
     memcpy (host, start, len);

@@ -40,8 +40,8 @@ int nws_discovery_run (nws_discovery_t *self, volatile sig_atomic_t *stop);
 /*  Withdraws the adverts, closes the links, frees. Safe on NULL, twice.  */
 void nws_discovery_destroy (nws_discovery_t **self_p);
 
-/*  Parses "host:port" (IPv4 literal, or [IPv6]) for --peer. Returns 0 or
-    -EINVAL.  */
+/*  Parses "host:port" (a name, an IPv4 literal, or [IPv6] with an optional
+    %<interface> scope) for --peer. Returns 0 or -EINVAL.  */
 int nws_discovery_parse_peer (const char *text, char *host, size_t cap, uint16_t *port);
 
 #endif

@@ -581,10 +581,14 @@ s_status_json (nws_gateway_t *self, nws_text_t *out)
                      self->sessions);
     const char *sep = "";
     for (nws_room_t *room = zhashx_first (self->rooms); room; room = zhashx_next (self->rooms)) {
+        unsigned shadowed = 0;
+        for (nws_session_t *m = room->first; m; m = m->next)
+            shadowed += m->shadowed;
         nws_text_printf (out, "%s{\"scope\":\"%s\",\"name\":\"%s\",\"clients\":%u,"
-                         "\"proxies\":%u,\"messages\":%llu}", sep,
+                         "\"proxies\":%u,\"shadowed\":%u,\"messages\":%llu}", sep,
                          nws_channel_scope_str (room->channel.scope), room->channel.name,
-                         room->clients, room->proxies, (unsigned long long) room->messages);
+                         room->clients, room->proxies, shadowed,
+                         (unsigned long long) room->messages);
         sep = ",";
     }
     nws_text_printf (out, "],\"counters\":{");

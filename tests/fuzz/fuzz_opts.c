@@ -15,7 +15,8 @@
       sized and not.
     - nws_discovery_parse_peer agrees with the reference on every argument,
       writes no more than cap bytes, and a host it returns is non-empty and
-      of host-name or (bracketed) IPv6 characters.
+      of host-name or (bracketed) IPv6 characters, with an optional
+      %<interface> scope.
 */
 #include <errno.h>
 
@@ -131,8 +132,9 @@ s_ref_parse (const nws_opt_t *opts, int argc, char **argv)
 }
 
 //  nws_discovery.h: "host:port" or "[IPv6]:port", port 1..65535; the host
-//  of host-name characters (or also ':' in brackets), 1..253 bytes, and
-//  shorter than cap. 0 or -EINVAL.
+//  of host-name characters (or also ':' in brackets, and there one '%'
+//  between an address and an interface name, which has no ':'), 1..253
+//  bytes, and shorter than cap. 0 or -EINVAL.
 static int
 s_ref_peer (const char *text, size_t cap, char *host, uint16_t *port)
 {
@@ -149,10 +151,16 @@ s_ref_peer (const char *text, size_t cap, char *host, uint16_t *port)
         start++, len -= 2;
     if (len < 1 || len > 253 || len >= cap)
         return -EINVAL;
+    const char *percent = bracketed ? memchr (start, '%', len) : NULL;
+    if (percent && (percent == start || percent == start + len - 1))
+        return -EINVAL;
     for (size_t i = 0; i < len; i++) {
         char c = start [i];
+        if (start + i == percent)
+            continue;
+        int scope = percent && start + i > percent;
         if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
-           || c == '.' || c == '-' || (c == ':' && bracketed)))
+           || c == '.' || c == '-' || (c == ':' && bracketed && !scope)))
             return -EINVAL;
     }
     memcpy (host, start, len);

@@ -8,8 +8,10 @@ Needs only the standard library and python3-websocket (websocket-client).
 
 Commands ({"op": ...}):
 
-  {"op":"open","c":ID,"path":"/broadcast/chat"[,"port":9009][,"headers":[...]]}
-        open client ID on that path            -> {"ev":"open","c":ID,"t0":T0,"t":T}
+  {"op":"open","c":ID,"path":"/broadcast/chat"[,"port":9009][,"headers":[...]]
+   [,"addr":A]}
+        open client ID on that path (of 127.0.0.1, or of address A: IPv4,
+        or IPv6 with %scope)                   -> {"ev":"open","c":ID,"t0":T0,"t":T}
                                                   (T0 before connecting, T once open)
                                                or {"ev":"open_failed","c":ID,"err":...}
   {"op":"send","c":ID,"tag":TAG,"from":N,"count":K[,"interval":S][,"job":J]
@@ -27,6 +29,16 @@ Commands ({"op": ...}):
         GET http://127.0.0.1:<port>/status     -> {"ev":"status","req":R,"body":{...}}
                                                or {"ev":"status","req":R,"err":...}
   {"op":"ping","req":R}                        -> {"ev":"pong","req":R}
+  {"op":"serve","port":P}
+        act as an original Named WebSockets proxy's gateway on [::]:P (dual
+        stack): accept WebSocket handshakes on /broadcast/<name>; a proxy
+        link (X-BroadcastWebSocket-Proxy: true) gets what "fan" sends
+                                               -> {"ev":"serving","port":P}
+        and for each one accepted: {"ev":"accepted","s":N,"path":...,"peer":ADDR,
+                                    "proxy":bool,"t":T}
+  {"op":"fan","tag":TAG,"from":N,"count":K}
+        send "TAG:N" ... to every accepted connection, in order
+                                               -> {"ev":"fanned","tag":TAG,"to":[N...]}
   {"op":"quit"}            close every client and exit
 
 Events reported without a command:
@@ -42,7 +54,10 @@ T is time.monotonic() in this process; CLOCK_MONOTONIC is the same in every
 namespace of the machine, so the tests compare it with their own.
 """
 
+import base64
+import hashlib
 import json
+import socket
 import struct
 import sys
 import threading
@@ -112,6 +127,78 @@ class Client:
             pass
 
 
+class Server(threading.Thread):
+    """The server side of the original proxy, as far as a proxy link sees
+    it: a WebSocket handshake, then text frames that it sends. What the
+    other side sends is read and dropped (the dialing side only reads)."""
+
+    GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+    def __init__(self, port):
+        super().__init__(daemon=True)
+        self.sock = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        self.sock.bind(("::", port))
+        self.sock.listen(16)
+        self.conns = []
+        self.lock = threading.Lock()
+
+    def run(self):
+        while True:
+            try:
+                conn, peer = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._handshake, args=(conn, peer), daemon=True).start()
+
+    def _handshake(self, conn, peer):
+        head = b""
+        while b"\r\n\r\n" not in head and len(head) < 16384:
+            data = conn.recv(4096)
+            if not data:
+                conn.close()
+                return
+            head += data
+        lines = head.split(b"\r\n\r\n")[0].decode("latin-1").split("\r\n")
+        path = lines[0].split(" ")[1] if len(lines[0].split(" ")) > 2 else ""
+        headers = {}
+        for line in lines[1:]:
+            name, _, value = line.partition(":")
+            headers[name.strip().lower()] = value.strip()
+        key = headers.get("sec-websocket-key", "")
+        accept = base64.b64encode(hashlib.sha1((key + self.GUID).encode()).digest()).decode()
+        conn.sendall(("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                      "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n"
+                      % accept).encode())
+        with self.lock:
+            self.conns.append(conn)
+            n = len(self.conns)
+        address = peer[0][7:] if peer[0].startswith("::ffff:") else peer[0]
+        report(ev="accepted", s=n, path=path, peer=address,
+               proxy=headers.get("x-broadcastwebsocket-proxy", "").lower() == "true",
+               t=time.monotonic())
+        try:
+            while conn.recv(65536):
+                pass
+        except OSError:
+            pass
+
+    def fan(self, texts):
+        with self.lock:
+            conns = list(self.conns)
+        to = []
+        for k, conn in enumerate(conns):
+            try:
+                for text in texts:
+                    data = text.encode()
+                    conn.sendall(struct.pack("!BB", 0x81, len(data)) + data)
+                to.append(k + 1)
+            except OSError:
+                pass
+        return to
+
+
 class Sender(threading.Thread):
     def __init__(self, client, job, tag, first, count, interval, stamp):
         super().__init__(daemon=True)
@@ -154,7 +241,9 @@ def main():
             op = cmd.get("op")
             if op == "open":
                 cid = cmd["c"]
-                url = "ws://127.0.0.1:%d%s" % (cmd.get("port", 9009), cmd["path"])
+                addr = cmd.get("addr", "127.0.0.1")
+                url = "ws://%s:%d%s" % ("[%s]" % addr if ":" in addr else addr,
+                                        cmd.get("port", 9009), cmd["path"])
                 t0 = time.monotonic()
                 try:
                     cl = Client(cid, url, cmd.get("headers"))
@@ -187,6 +276,14 @@ def main():
                 except Exception as e:              # noqa: BLE001
                     report(ev="status", req=cmd.get("req"),
                            err="%s: %s" % (type(e).__name__, e))
+            elif op == "serve":
+                server = Server(cmd["port"])
+                server.start()
+                report(ev="serving", port=cmd["port"])
+            elif op == "fan":
+                texts = ["%s:%d" % (cmd["tag"], n) for n in
+                         range(cmd.get("from", 1), cmd.get("from", 1) + cmd["count"])]
+                report(ev="fanned", tag=cmd["tag"], to=server.fan(texts))
             elif op == "ping":
                 report(ev="pong", req=cmd.get("req"))
             elif op == "quit":

@@ -195,6 +195,8 @@ class Agent:
         self.sent = {}
         self.replies = {}
         self.errors = []
+        self.accepted = []          # fake original: connections it accepted
+        self.served = []            # fake original: serving/fanned replies
         self._req = 0
         self._thread = threading.Thread(target=self._reader, daemon=True)
         self._thread.start()
@@ -224,6 +226,10 @@ class Agent:
                     self.sent[ev["job"]] = ev
                 elif kind in ("status", "pong"):
                     self.replies[ev["req"]] = ev
+                elif kind == "accepted":
+                    self.accepted.append(ev)
+                elif kind in ("serving", "fanned"):
+                    self.served.append(ev)
                 elif kind == "error":
                     self.errors.append(ev)
                 self.cond.notify_all()
@@ -266,14 +272,17 @@ class Agent:
         self.cmd(op="ping", req=req)
         self.wait(lambda: req in self.replies, timeout, "agent start")
 
-    def open(self, cids, path, timeout=15, headers=None):
-        """Opens clients (ids) on path and waits until all are open."""
+    def open(self, cids, path, timeout=15, headers=None, addr=None):
+        """Opens clients (ids) on path (of this host's gateway, or of the
+        one at addr) and waits until all are open."""
         if isinstance(cids, str):
             cids = [cids]
         for c in cids:
             cmd = {"op": "open", "c": c, "path": path, "port": PORT}
             if headers:
                 cmd["headers"] = headers
+            if addr:
+                cmd["addr"] = addr
             self.cmd(**cmd)
 
         def done():
@@ -284,6 +293,21 @@ class Agent:
             return all(c in self.opens for c in cids)
         self.wait(done, timeout, "clients %s open on %s" % (cids, path))
         return [self.opens[c]["t"] for c in cids]
+
+    def serve(self, port, timeout=10):
+        """Plays the gateway of an original proxy on port (agent.py)."""
+        self.cmd(op="serve", port=port)
+        self.wait(lambda: any(e["ev"] == "serving" for e in self.served), timeout,
+                  "the fake original serving")
+
+    def fan(self, tag, count, first=1, timeout=10):
+        """The fake original sends tag:first.. to every connection it
+        accepted; returns their numbers."""
+        n = len(self.served)
+        self.cmd(op="fan", tag=tag, count=count, **{"from": first})
+        ev = self.wait(lambda: next((e for e in self.served[n:] if e["ev"] == "fanned"), None),
+                       timeout, "fan %s" % tag)
+        return ev["to"]
 
     def send(self, cid, tag, count, first=1, interval=0, job=None, stamp=False):
         """Starts a sending job (returns its name): cid sends tag:first ...
@@ -545,6 +569,8 @@ class MultiHostCase(unittest.TestCase):
 
     N = 3
     AVAHI = True
+    FAMILY = "dual"                 # hosts.Hosts(family=...): what users have
+    EXTRA_IFACES = None             # hosts.Hosts(extra_ifaces=...)
     CHAT = "chat"
     hs = None
     failed = False
@@ -552,7 +578,8 @@ class MultiHostCase(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.t_start = time.monotonic()
-        cls.hs = hosts.Hosts(cls.N, avahi=cls.AVAHI,
+        cls.hs = hosts.Hosts(cls.N, avahi=cls.AVAHI, family=cls.FAMILY,
+                             extra_ifaces=cls.EXTRA_IFACES,
                              keep_dir=os.environ.get("NWSMH_KEEP") == "1")
         cls.hs.__enter__()
         try:

@@ -300,7 +300,7 @@ s_wanted (nws_discovery_t *self, const nws_channel_t *channel)
         if (strcmp (r->channel.name, channel->name) == 0)
             s_source_add (wanted, zhashx_cursor (self->remotes), r);
     for (int i = 0; i < self->peer_count; i++) {
-        char name [NWS_NAME_MAX + 100];
+        char name [NWS_LINK_NAME_MAX];
         s_source_t peer = { .channel = *channel, .port = self->peers [i].port, .address_count = 1 };
         memcpy (peer.addresses [0], self->peers [i].host, NWS_LINK_ADDRESS_MAX);
         snprintf (name, sizeof name, "peer:%s:%u %s", self->peers [i].host,
@@ -317,7 +317,7 @@ static int s_on_link_open (void *arg, nws_link_t *link);
 static void
 s_link_rename (nws_discovery_t *self, const char *key)
 {
-    char old [NWS_NAME_MAX + 100], name [NWS_NAME_MAX + 100] = "";
+    char old [NWS_LINK_NAME_MAX], name [NWS_LINK_NAME_MAX] = "";
     snprintf (old, sizeof old, "%s", key);
     for (char *into = zhashx_first (self->merged); into && !*name; into = zhashx_next (self->merged))
         if (strcmp (into, old) == 0)
@@ -607,8 +607,8 @@ s_on_avahi_event (nws_discovery_t *self, const nws_avahi_event_t *event)
             nws_debug ("advert '%s': %s is our own address", event->instance,
                        event->addresses [i]);
         else
-            memcpy (found.addresses [found.address_count++], event->addresses [i],
-                    NWS_LINK_ADDRESS_MAX);
+            snprintf (found.addresses [found.address_count++], NWS_LINK_ADDRESS_MAX, "%s",
+                      event->addresses [i]);
     }
     if (found.address_count == 0) {
         nws_debug ("ignoring advert '%s': no address to dial", event->instance);

@@ -29,7 +29,7 @@ struct nws_link_t {
     struct lws_context *context;    /* for timers */
     struct lws_vhost *vhost;        /* where connections are made */
     struct lws *wsi;                /* the connection, or NULL */
-    char key [128];                 /* name in logs and status */
+    char key [NWS_LINK_NAME_MAX];   /* name in logs and status */
     nws_channel_t channel;          /* which channel */
     char addresses [NWS_LINK_ADDRESSES][NWS_LINK_ADDRESS_MAX]; /* best first */
     int address_count;              /* used */

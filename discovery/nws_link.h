@@ -34,7 +34,8 @@
 
 #define NWS_LINK_PROTOCOL "nws-link"
 #define NWS_LINK_ADDRESSES 8        /* addresses a link tries */
-#define NWS_LINK_ADDRESS_MAX 64     /* one numeric address or host name */
+#define NWS_LINK_ADDRESS_MAX 256    /* one numeric address or host name, NUL */
+#define NWS_LINK_NAME_MAX (NWS_LINK_ADDRESS_MAX + NWS_NAME_MAX + 32) /* a link's name */
 #define NWS_LINK_ID_HEADER "x-nws-proxy-id:"
 
 typedef struct nws_link_t nws_link_t;

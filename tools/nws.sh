@@ -14,7 +14,7 @@ build=${NWS_BUILD_DIR:-$top/build}
 # Packages: to build, to run, to test.
 build_pkgs="gcc make cmake pkg-config libwebsockets-dev libzmq3-dev libczmq-dev libavahi-client-dev"
 run_pkgs="dbus avahi-daemon avahi-utils"
-test_pkgs="python3 python3-websocket python3-zmq iproute2 util-linux procps clang libclang-rt-dev chromium"
+test_pkgs="python3 python3-websocket python3-zmq iproute2 util-linux procps nftables iputils-ping clang libclang-rt-dev chromium"
 
 say() { printf 'nws: %s\n' "$*" >&2; }
 

@@ -3,24 +3,52 @@
 
 Python 3 standard library only; must run as root (network namespaces).
 
-Topology (for ``Hosts(n, prefix)``)::
+Topology (for ``Hosts(n, prefix, extra_ifaces={1: 1})``)::
 
       netns <prefix>-sw  ("switch")
-      +--------------------------------------------+
-      |  br0 (Linux bridge, multicast_snooping=0)  |
-      |   p0        p1        ...       p<n-1>     |
-      +---|---------|-------------------|----------+
-          | veth    | veth              | veth
-      +---|---+ +---|---+           +---|---+
-      |  mh0  | |  mh1  |    ...    | mh<k> |   netns <prefix>-h<k>
-      +-------+ +-------+           +-------+
+      +---------------------------------------------------+
+      |  br0 (Linux bridge, multicast_snooping=0)         |
+      |   p0        p1     p1b      ...       p<n-1>      |
+      +---|---------|-------|-------------------|---------+
+          | veth    | veth  | veth              | veth
+      +---|---+ +---|-------|---+           +---|---+
+      |  mh0  | |  mh1    mh1b  |    ...    | mh<k> |   netns <prefix>-h<k>
+      +-------+ +---------------+           +-------+
 
-* Subnet: 10.77.0.0/24 (``Hosts(subnet="10.77.0")`` to change); host k has
-  address 10.77.0.(10+k)/24 on interface ``mh<k>``.  Each host also has ``lo``
-  up, a route 224.0.0.0/4 on ``mh<k>`` (mDNS uses 224.0.0.251) and IPv6
-  disabled (avahi runs IPv4 only).  No default route: nothing can leave the
-  namespaces, and the root namespace's interfaces are never touched (only
-  ``/run/netns/<name>`` files appear there).
+* The switch is layer 2 only (IPv6 disabled in its netns: br0 and the
+  ports have no address and send nothing themselves).
+* Families (``Hosts(family=...)``):
+  - "dual" (default; what a stock Debian 12 has): host k has 10.77.0.(10+k)/24
+    on ``mh<k>`` and IPv6 on with the kernel's defaults, i.e. just the
+    automatic link-local fe80::/64 address (EUI-64 of the veth's random MAC,
+    so it differs from run to run).  avahi-daemon runs on both.
+  - "ipv4": the same IPv4 address, IPv6 disabled (disable_ipv6 sysctls),
+    avahi with use-ipv6=no and publish-aaaa-on-ipv4=no.
+  - "ipv6": no IPv4 address on the LAN (``lo`` still has 127.0.0.1), the
+    link-local IPv6 address only, avahi with use-ipv4=no.
+  host.addr is the IPv4 address, or the link-local one for "ipv6"; also
+  host.addr4/addr6/ifindex/ifaces/ifaddrs/addrs (see Host).
+* Subnet: 10.77.0.0/24 (``Hosts(subnet="10.77.0")`` to change).  Each host
+  also has ``lo`` up and, where IPv4 is on, a route 224.0.0.0/4 on
+  ``mh<k>`` (mDNS uses 224.0.0.251; ff02::fb needs no route).  No default
+  route: nothing can leave the namespaces, and the root namespace's
+  interfaces are never touched (only ``/run/netns/<name>`` files appear
+  there).
+* IPv6 Duplicate Address Detection stays on (a default): a link-local
+  address is "tentative", unusable, for 1-2 s after its link comes up.  The
+  links of all hosts come up first; avahi starts once no address is
+  tentative any more (so it sees them at once).  After link_up() and a
+  switch-side link flap DAD runs again (link_up(wait=True) waits for it).
+* Two interfaces on the LAN: ``Hosts(n, extra_ifaces={k: m})`` gives host k
+  m (1 or 2) more veths ``mh<k>b``, ``mh<k>c`` on the same bridge (ports
+  ``p<k>b``, ``p<k>c``), with 10.77.0.(100+k) and 10.77.0.(200+k) and their
+  own link-local IPv6; avahi's allow-interfaces lists all of them.  Linux
+  defaults: both interfaces answer ARP for both addresses, replies use the
+  first connected route (mh<k>).
+* Lossy multicast: ``host.drop_mdns(percent)`` drops that share of the UDP
+  port 5353 packets the host receives (IPv4 and IPv6) at random, with an
+  nftables table ``inet nwsmh`` in its netns (iptables -m statistic without
+  nft); ``drop_mdns(0)`` removes it.  host.mdns_dropped() counts the drops.
 * Each host has a long-lived "anchor" process (``sleep infinity``) started
   with ``ip netns exec <ns> unshare -m --propagation private``; its mount
   namespace has a private tmpfs on /run (= /var/run on Debian) and an empty
@@ -33,7 +61,17 @@ Topology (for ``Hosts(n, prefix)``)::
   bus listening on /run/dbus/system_bus_socket, running as root, policy as in
   Debian's system.conf plus /usr/share/dbus-1/system.d) and
   ``avahi-daemon --no-drop-root --no-chroot --no-rlimits -f <generated conf>``
-  with ``allow-interfaces=mh<k>`` and ``host-name=<prefix>-h<k>``.
+  with Debian 12's shipped configuration (see AVAHI_CONF: use-ipv4/6=yes,
+  publish-aaaa-on-ipv4=yes, publish-a-on-ipv6=no, ratelimit-burst=1000,
+  enable-wide-area=yes) except ``allow-interfaces=mh<k>[,mh<k>b]`` and
+  ``host-name=<prefix>-h<k>`` (and the families' use-ipv4/use-ipv6).
+* What avahi does on "dual" (its defaults): every service is seen twice in
+  a browse, over IPv6 and over IPv4 (protocol column; either may come
+  first).  The A record goes over IPv4 only (publish-a-on-ipv6=no), the
+  AAAA record over both (publish-aaaa-on-ipv4=yes), so resolving over IPv6
+  gives the link-local address (fe80::..., printed without %scope) and over
+  IPv4 usually the IPv4 address, but sometimes the fe80:: one (whichever
+  record the resolver gets first; measured: 3 of 200 one-shot browses).
 * Bookkeeping: /tmp/<prefix>.pids (JSON lines: owner, namespaces, processes
   with their start times, temp dirs).  ``cleanup_stale("nwsmh")`` removes what
   a crashed run left behind (only for owners that are no longer alive);
@@ -52,20 +90,26 @@ Topology (for ``Hosts(n, prefix)``)::
   partition where packets just vanish).
 * Browser (host.browser(type)): a long-running avahi-browse whose events are
   timestamped by a reader thread, for "within N seconds" checks.
-* Measured here (2 cores): setup of 3 hosts ~1.4 s (mostly avahi's host name
-  probing), teardown ~0.2 s; an advert published in one host is resolved in
-  another after ~0.8-1.0 s (avahi probes 3 x 250 ms before announcing), and
-  is gone ~1.0 s after the publisher exits (goodbye records expire after 1 s).
+* Measured here (2 cores): setup of 3 dual-stack hosts ~2.9-3.3 s, of 8
+  ~3.4-3.5 s (network ~0.1 s per host, dbus, then what is left of DAD: 1-2 s
+  after the last link came up, then avahi's host name probing ~1.2 s);
+  "ipv4" hosts skip DAD (3 hosts ~1.4 s).  Teardown ~0.1-0.3 s.  An advert published in one host is
+  resolved in another after ~0.8-1.0 s (avahi probes 3 x 250 ms before
+  announcing), and is gone ~1.0 s after the publisher exits (goodbye
+  records expire after 1 s).
 
 Usage::
 
     from hosts import Hosts
-    with Hosts(3) as hs:
+    with Hosts(3) as hs:                       # family="dual"
         h0, h1, h2 = hs
         pub = h0.popen(["avahi-publish", "-s", "x", "_ws._tcp", "9009"])
         hs.wait_for(lambda: h1.browse("_ws._tcp"), timeout=10)
         h2.link_down(); ...; h2.link_up()
         h0.stop_avahi(); h0.start_avahi()
+        h1.drop_mdns(20); ...; h1.drop_mdns(0)
+    with Hosts(2, family="ipv6", extra_ifaces={1: 1}) as hs:
+        hs[0].run(["ping", "-6", "-c1", "-W2", hs[1].ifaddrs["mh1b"]["addr6"] + "%mh0"])
 
 Command line: ``hosts.py cleanup`` (reap stale leftovers of nwsmh*),
 ``hosts.py up N`` (start N hosts and print how to enter them; Ctrl-C ends).
@@ -92,6 +136,10 @@ NSENTER = shutil.which("nsenter") or "/usr/bin/nsenter"
 UNSHARE = shutil.which("unshare") or "/usr/bin/unshare"
 DBUS_DAEMON = shutil.which("dbus-daemon") or "/usr/bin/dbus-daemon"
 AVAHI_DAEMON = (shutil.which("avahi-daemon") or "/usr/sbin/avahi-daemon")
+_SBIN_PATH = os.environ.get("PATH", "") + ":/usr/sbin:/sbin"
+NFT = shutil.which("nft", path=_SBIN_PATH)             # None: use iptables
+IPTABLES = shutil.which("iptables", path=_SBIN_PATH)
+IP6TABLES = shutil.which("ip6tables", path=_SBIN_PATH)
 
 SYSTEM_BUS_SOCKET = "/run/dbus/system_bus_socket"
 SYSTEM_BUS_ADDRESS = "unix:path=" + SYSTEM_BUS_SOCKET
@@ -138,37 +186,67 @@ DBUS_CONF = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configu
 </busconfig>
 """
 
-AVAHI_CONF = """# generated by tests/multihost/hosts.py
+# avahi-daemon.conf of one host: Debian 12's (avahi 0.8-10+deb12u1).  In
+# each section, first the values set in Debian's shipped
+# /etc/avahi/avahi-daemon.conf, then the ones it leaves commented out
+# (avahi's built-in defaults, written out so the file says what runs).  The
+# harness sets only host-name and allow-interfaces, and for family="ipv4" or
+# "ipv6" (not what users have) use-ipv4/use-ipv6/publish-aaaa-on-ipv4.
+AVAHI_CONF = """# generated by tests/multihost/hosts.py (family=%(family)s)
 [server]
 host-name=%(hostname)s
+allow-interfaces=%(ifnames)s
+# set in Debian's file
+use-ipv4=%(use_ipv4)s
+use-ipv6=%(use_ipv6)s
+ratelimit-interval-usec=1000000
+ratelimit-burst=1000
+# defaults (commented out in Debian's file)
 domain-name=local
-use-ipv4=yes
-use-ipv6=no
-allow-interfaces=%(ifname)s
+check-response-ttl=no
+use-iff-running=no
 enable-dbus=yes
 disallow-other-stacks=no
 allow-point-to-point=no
 cache-entries-max=4096
-ratelimit-interval-usec=1000000
-ratelimit-burst=10000
+clients-max=4096
+objects-per-client-max=1024
+entries-per-entry-group-max=32
 
 [wide-area]
-enable-wide-area=no
+# set in Debian's file
+enable-wide-area=yes
 
 [publish]
-disable-publishing=no
-publish-addresses=yes
+# set in Debian's file
 publish-hinfo=no
 publish-workstation=no
-publish-domain=no
-publish-aaaa-on-ipv4=no
+# defaults (commented out in Debian's file)
+disable-publishing=no
+disable-user-service-publishing=no
+add-service-cookie=no
+publish-addresses=yes
+publish-domain=yes
+publish-resolv-conf-dns-servers=no
+publish-aaaa-on-ipv4=%(publish_aaaa_on_ipv4)s
 publish-a-on-ipv6=no
 
 [reflector]
+# defaults (commented out in Debian's file)
 enable-reflector=no
+reflect-ipv=no
 
 [rlimits]
 """
+
+# family -> (IPv4 address on the interfaces, IPv6 on, avahi use-ipv4,
+#            use-ipv6, publish-aaaa-on-ipv4)
+FAMILIES = {
+    "dual": (True, True, "yes", "yes", "yes"),     # Debian: what users have
+    "ipv4": (True, False, "yes", "no", "no"),      # IPv6 disabled
+    "ipv6": (False, True, "no", "yes", "yes"),     # no IPv4 address at all
+}
+MAX_EXTRA_IFACES = 2                # extra interface j (1, 2): <subnet>.(100*j + k)
 
 
 class HarnessError(RuntimeError):
@@ -495,29 +573,99 @@ class Browser:
 
 class Host:
     """One simulated machine.  Attributes: name (netns name, also avahi
-    host name), index, ifname (its veth, e.g. mh0), addr (e.g. 10.77.0.10),
-    dir (its temp dir: configs and logs), anchor_pid."""
+    host name), index, dir (its temp dir: configs and logs), anchor_pid;
+    its network:
 
-    def __init__(self, hosts, index):
+    * ifname: its (first) interface, e.g. mh0; ifindex: its index in the
+      host's netns; port_name: its bridge port in the switch (p0).
+    * ifaces / port_names: all its interfaces (mh0, then mh0b, mh0c for
+      extra_ifaces) and their bridge ports (p0, p0b, p0c).
+    * addr4: IPv4 address of ifname (e.g. 10.77.0.10), None if
+      family="ipv6"; addr6: link-local IPv6 address of ifname (fe80::...,
+      no %scope), None if family="ipv4"; addr: addr4, or addr6 if there is
+      no IPv4.
+    * ifaddrs: {ifname: {"ifindex": i, "addr4": a or None, "addr6": a or
+      None}} for every interface; addrs: all its addresses, the IPv4 ones
+      (in ifaces order) then the IPv6 ones."""
+
+    def __init__(self, hosts, index, n_extra=0):
         self.hosts = hosts
         self.index = index
         self.name = "%s-h%d" % (hosts.prefix, index)
         self.ns = self.name
-        self.ifname = "mh%d" % index
-        self.port_name = "p%d" % index        # its bridge port in the switch
-        self.addr = "%s.%d" % (hosts.subnet, HOST_ADDR_OFFSET + index)
+        suffixes = [""] + [chr(ord("b") + j) for j in range(n_extra)]
+        self.ifaces = ["mh%d%s" % (index, x) for x in suffixes]
+        self.port_names = ["p%d%s" % (index, x) for x in suffixes]
+        self.ifname = self.ifaces[0]
+        self.port_name = self.port_names[0]  # its bridge port in the switch
+        octets = [HOST_ADDR_OFFSET + index] + [100 * j + index for j in range(1, n_extra + 1)]
+        self.ifaddrs = {ifn: {"ifindex": None, "addr6": None,
+                              "addr4": "%s.%d" % (hosts.subnet, o) if hosts.ipv4 else None}
+                        for ifn, o in zip(self.ifaces, octets)}
         self.hostname = self.name             # avahi host name (<name>.local)
         self.dir = os.path.join(hosts.dir, "h%d" % index)
         os.makedirs(self.dir)
         self.anchor = None
         self.dbus = None
         self.avahi = None
+        self._drop_rule = None                # iptables spec of drop_mdns
         self._procs = []                      # (Popen, own_group)
         self.avahi_conf = os.path.join(self.dir, "avahi-daemon.conf")
         self.dbus_conf = os.path.join(self.dir, "dbus-system.conf")
 
     def __repr__(self):
         return "<Host %s %s>" % (self.name, self.addr)
+
+    # ---- addresses (see the class doc)
+    @property
+    def addr4(self):
+        return self.ifaddrs[self.ifname]["addr4"]
+
+    @property
+    def addr6(self):
+        return self.ifaddrs[self.ifname]["addr6"]
+
+    @property
+    def addr(self):
+        return self.addr4 or self.addr6
+
+    @property
+    def ifindex(self):
+        return self.ifaddrs[self.ifname]["ifindex"]
+
+    @property
+    def addrs(self):
+        return ([self.ifaddrs[i]["addr4"] for i in self.ifaces if self.ifaddrs[i]["addr4"]] +
+                [self.ifaddrs[i]["addr6"] for i in self.ifaces if self.ifaddrs[i]["addr6"]])
+
+    def ip_addrs(self):
+        """`ip -j addr show` in this host, as a dict {ifname: entry}."""
+        r = self.ip("-j", "addr", "show")
+        return {e["ifname"]: e for e in json.loads(r.stdout or "[]")}
+
+    def _ipv6_ready(self):
+        """True (and addr6 recorded) once every interface has a link-local
+        IPv6 address that passed Duplicate Address Detection."""
+        info = self.ip_addrs()
+        ready = True
+        for ifn in self.ifaces:
+            e = info.get(ifn, {})
+            self.ifaddrs[ifn]["ifindex"] = e.get("ifindex")
+            ll = [a for a in e.get("addr_info", ())
+                  if a.get("family") == "inet6" and a.get("scope") == "link"]
+            if any(a.get("dadfailed") for a in ll):
+                raise HarnessError("%s: IPv6 DAD failed on %s: %s" % (self.name, ifn, ll))
+            if ll:
+                self.ifaddrs[ifn]["addr6"] = ll[0]["local"]
+            if not ll or any(a.get("tentative") for a in ll):
+                ready = False
+        return ready
+
+    def wait_ipv6(self, timeout=10):
+        """Wait until this host's link-local IPv6 addresses are usable: they
+        are "tentative" (DAD) for ~1-2 s after the link comes up."""
+        if self.hosts.ipv6:
+            wait_for(self._ipv6_ready, timeout, what="IPv6 DAD in " + self.name)
 
     # ---- namespace plumbing
     @property
@@ -533,23 +681,41 @@ class Host:
         return _run([IP, "-n", self.ns] + list(args), check=check)
 
     def _setup(self):
+        """Network of the host; its IPv6 addresses are still tentative when
+        this returns (Hosts waits for all hosts at once: wait_ipv6)."""
         h = self.hosts
         sw = h.switch_ns
         _run([IP, "netns", "add", self.ns])
         h.ledger.add(ns=self.ns)
-        _run([IP, "-n", sw, "link", "add", self.port_name, "type", "veth",
-              "peer", "name", self.ifname, "netns", self.ns])
-        _run([IP, "-n", sw, "link", "set", self.port_name, "master", BRIDGE, "up"])
+        for ifn, port in zip(self.ifaces, self.port_names):
+            _run([IP, "-n", sw, "link", "add", port, "type", "veth",
+                  "peer", "name", ifn, "netns", self.ns])
+            _run([IP, "-n", sw, "link", "set", port, "master", BRIDGE, "up"])
         self._anchor_start()
-        self.sysctl("net.ipv6.conf.all.disable_ipv6", "1")
-        self.sysctl("net.ipv6.conf.default.disable_ipv6", "1")
+        if not h.ipv6:
+            # "all" also applies to the interfaces that exist already
+            self.sysctl("net.ipv6.conf.all.disable_ipv6", "1")
+            self.sysctl("net.ipv6.conf.default.disable_ipv6", "1")
         self.ip("link", "set", "lo", "up")
-        self.ip("addr", "add", "%s/24" % self.addr, "dev", self.ifname)
-        self.ip("link", "set", self.ifname, "multicast", "on", "up")
+        for ifn in self.ifaces:
+            if self.ifaddrs[ifn]["addr4"]:
+                self.ip("addr", "add", "%s/24" % self.ifaddrs[ifn]["addr4"], "dev", ifn)
+            self.ip("link", "set", ifn, "multicast", "on", "up")
         self._routes()
+        if h.ipv6:
+            self._ipv6_ready()                 # ifindex, addr6 (tentative)
+        else:
+            info = self.ip_addrs()
+            for ifn in self.ifaces:
+                self.ifaddrs[ifn]["ifindex"] = info[ifn]["ifindex"]
 
     def _routes(self):
-        self.ip("route", "replace", "224.0.0.0/4", "dev", self.ifname)
+        # No default route, so IPv4 multicast needs one (avahi sends to
+        # 224.0.0.251 with the interface given; one route is enough).  IPv6
+        # needs none: ff02::fb is link-scoped, the kernel's local table has
+        # ff00::/8 on every interface.
+        if self.hosts.ipv4:
+            self.ip("route", "replace", "224.0.0.0/4", "dev", self.ifname)
 
     def sysctl(self, key, value):
         path = "/proc/sys/" + key.replace(".", "/")
@@ -702,8 +868,11 @@ class Host:
 
     # ---- avahi
     def _write_avahi_conf(self):
+        _, _, use4, use6, aaaa4 = FAMILIES[self.hosts.family]
         with open(self.avahi_conf, "w") as f:
-            f.write(AVAHI_CONF % {"hostname": self.hostname, "ifname": self.ifname})
+            f.write(AVAHI_CONF % {"family": self.hosts.family, "hostname": self.hostname,
+                                  "ifnames": ",".join(self.ifaces), "use_ipv4": use4,
+                                  "use_ipv6": use6, "publish_aaaa_on_ipv4": aaaa4})
 
     def start_avahi(self, wait=True, timeout=20):
         """Start this host's avahi-daemon (again) and, by default, wait until
@@ -775,6 +944,21 @@ class Host:
         res = parse_browse(r.stdout)
         return [d for d in res if d["event"] == ("=" if resolve else "+")]
 
+    def resolve_host(self, name, proto="any", aproto="any", timeout=10):
+        """Address of host `name` (e.g. "x.local") as this host's avahi
+        resolves it (D-Bus ResolveHostName): over mDNS on `proto` ("ipv4",
+        "ipv6" or "any"), an address of family `aproto`; None if avahi
+        gives up (after 5 s) or fails."""
+        protos = {"any": -1, "ipv4": 0, "ipv6": 1}
+        r = self.run(["dbus-send", "--system", "--print-reply",
+                      "--reply-timeout=%d" % (timeout * 1000), "--dest=org.freedesktop.Avahi",
+                      "/", "org.freedesktop.Avahi.Server.ResolveHostName",
+                      "int32:-1", "int32:%d" % protos[proto], "string:" + name,
+                      "int32:%d" % protos[aproto], "uint32:0"], timeout=timeout + 5)
+        strings = [l.strip()[len('string "'):-1] for l in r.stdout.splitlines()
+                   if l.strip().startswith('string "')]
+        return strings[1] if r.returncode == 0 and len(strings) >= 2 else None
+
     def browser(self, stype="_ws._tcp", resolve=True):
         """A running Browser (avahi-browse without -t) in this host."""
         return Browser(self, stype, resolve)
@@ -786,22 +970,90 @@ class Host:
                           log=log or "publish")
 
     # ---- link control
-    def link_down(self, side="host"):
-        """Cut this host off the LAN.  side="host": its own interface goes
-        down (avahi notices and drops the interface and its cache);
-        side="switch": its bridge port goes down (carrier lost; avahi keeps
-        the interface: a silent partition, packets are simply lost)."""
+    def link_down(self, side="host", ifname=None):
+        """Cut this host off the LAN (its interface `ifname`, default the
+        first).  side="host": its own interface goes down (avahi notices and
+        drops the interface and its cache); side="switch": its bridge port
+        goes down (carrier lost; avahi keeps the interface: a silent
+        partition, packets are simply lost)."""
+        ifname = ifname or self.ifname
         if side == "host":
-            self.ip("link", "set", self.ifname, "down")
+            self.ip("link", "set", ifname, "down")
         else:
-            _run([IP, "-n", self.hosts.switch_ns, "link", "set", self.port_name, "down"])
+            port = self.port_names[self.ifaces.index(ifname)]
+            _run([IP, "-n", self.hosts.switch_ns, "link", "set", port, "down"])
 
-    def link_up(self, side="host"):
+    def link_up(self, side="host", ifname=None, wait=False):
+        """Undo link_down.  Either way the kernel runs IPv6 DAD again (the
+        link-local address is tentative for ~1-2 s, as on a real machine);
+        wait=True returns only once it is usable."""
+        ifname = ifname or self.ifname
         if side == "host":
-            self.ip("link", "set", self.ifname, "up")
+            self.ip("link", "set", ifname, "up")
             self._routes()       # the multicast route went away with the link
         else:
-            _run([IP, "-n", self.hosts.switch_ns, "link", "set", self.port_name, "up"])
+            port = self.port_names[self.ifaces.index(ifname)]
+            _run([IP, "-n", self.hosts.switch_ns, "link", "set", port, "up"])
+        if wait:
+            self.wait_ipv6()
+
+    # ---- lossy multicast
+    def drop_mdns(self, percent):
+        """Drop `percent` % (0-100) of the mDNS packets this host receives
+        (UDP port 5353, IPv4 and IPv6), at random; 0 removes the rule.  An
+        nftables table "inet nwsmh" (iptables/ip6tables -m statistic without
+        nft) in the host's netns: it goes away with the netns."""
+        percent = int(percent)
+        if not 0 <= percent <= 100:
+            raise ValueError("percent out of range")
+        if NFT:
+            # add+delete: replaces the table whether it exists or not
+            script = "add table inet nwsmh\ndelete table inet nwsmh\n"
+            if percent:
+                # numgen gives 0-99 and "< 100" is out of its range
+                chance = "" if percent == 100 else "numgen random mod 100 < %d " % percent
+                script += ("table inet nwsmh {\n chain input {\n"
+                           "  type filter hook input priority filter; policy accept;\n"
+                           "  udp dport 5353 %scounter drop\n"
+                           " }\n}\n" % chance)
+            self.run([NFT, "-f", "-"], input=script, check=True)
+        else:
+            for tool in self._xtables():
+                if self._drop_rule:
+                    self.run([tool, "-D", "INPUT"] + self._drop_rule, check=True)
+            self._drop_rule = None
+            if percent:
+                rule = ["-p", "udp", "--dport", "5353", "-m", "statistic", "--mode", "random",
+                        "--probability", "%.2f" % (percent / 100.0),
+                        "-m", "comment", "--comment", "nwsmh", "-j", "DROP"]
+                for tool in self._xtables():
+                    self.run([tool, "-I", "INPUT"] + rule, check=True)
+                self._drop_rule = rule
+
+    def _xtables(self):
+        tools = [IPTABLES] if self.hosts.ipv4 else []
+        tools += [IP6TABLES] if self.hosts.ipv6 else []
+        if None in tools:
+            raise HarnessError("drop_mdns needs nft (nftables) or iptables")
+        return tools
+
+    def mdns_dropped(self):
+        """Packets dropped since the last drop_mdns() (0 without a rule)."""
+        if NFT:
+            r = self.run([NFT, "-j", "list", "table", "inet", "nwsmh"])
+            if r.returncode != 0:
+                return 0
+            n = 0
+            for item in json.loads(r.stdout).get("nftables", ()):
+                for expr in item.get("rule", {}).get("expr", ()):
+                    if "counter" in expr:
+                        n += expr["counter"]["packets"]
+            return n
+        n = 0
+        for tool in self._xtables() if self._drop_rule else ():
+            out = self.run([tool, "-L", "INPUT", "-v", "-x", "-n"], check=True).stdout
+            n += sum(int(l.split()[0]) for l in out.splitlines() if "nwsmh" in l)
+        return n
 
     # ---- teardown
     def _stop_all(self):
@@ -829,14 +1081,29 @@ class Host:
 class Hosts:
     """Context manager making `n` hosts (see module doc).  Iterable and
     indexable: hosts[0] ... hosts[n-1].  prefix defaults to nwsmh<pid>
-    (keep it short: netns names are <prefix>-h<k>)."""
+    (keep it short: netns names are <prefix>-h<k>).  family: "dual"
+    (default, as on a stock Debian: IPv4 + IPv6 link-local, avahi on both),
+    "ipv4" (IPv6 disabled) or "ipv6" (no IPv4 address).  extra_ifaces:
+    {k: m} gives host k m (1 or 2) more interfaces on the same LAN."""
 
     def __init__(self, n, prefix=None, subnet=DEFAULT_SUBNET, avahi=True,
-                 dbus=True, keep_dir=False):
+                 dbus=True, keep_dir=False, family="dual", extra_ifaces=None):
         if os.geteuid() != 0:
             raise HarnessError("multi-host harness needs root")
         if not 1 <= n <= 200:
             raise ValueError("n out of range")
+        if family not in FAMILIES:
+            raise ValueError("family must be one of %s" % ", ".join(FAMILIES))
+        self.family = family
+        self.ipv4, self.ipv6 = FAMILIES[family][:2]
+        self.extra_ifaces = dict(extra_ifaces or {})
+        octets = [HOST_ADDR_OFFSET + k for k in range(n)]
+        for k, m in self.extra_ifaces.items():
+            if not (0 <= k < n and 0 <= m <= MAX_EXTRA_IFACES):
+                raise ValueError("extra_ifaces: bad entry %r: %r" % (k, m))
+            octets += [100 * j + k for j in range(1, m + 1)]
+        if self.ipv4 and (max(octets) > 254 or len(set(octets)) != len(octets)):
+            raise ValueError("too many hosts/interfaces for one /24")
         self.n = n
         self.prefix = prefix or "%s%d" % (BASE_PREFIX, os.getpid())
         if "/" in self.prefix or len(self.prefix) > 40:
@@ -880,19 +1147,29 @@ class Hosts:
             _run([IP, "netns", "add", self.switch_ns])
             self.ledger.add(ns=self.switch_ns)
             sw = ["-n", self.switch_ns]
+            # a switch has no IP stack: no IPv6 link-local on br0 and its
+            # ports (they would send DAD, router solicitations, MLD)
+            _run([IP, "netns", "exec", self.switch_ns, "sh", "-c",
+                  "echo 1 > /proc/sys/net/ipv6/conf/all/disable_ipv6 && "
+                  "echo 1 > /proc/sys/net/ipv6/conf/default/disable_ipv6"])
             _run([IP] + sw + ["link", "set", "lo", "up"])
             _run([IP] + sw + ["link", "add", BRIDGE, "type", "bridge",
                               "mcast_snooping", "0", "stp_state", "0",
                               "forward_delay", "0"])
             _run([IP] + sw + ["link", "set", BRIDGE, "up"])
             for k in range(self.n):
-                h = Host(self, k)
+                h = Host(self, k, self.extra_ifaces.get(k, 0))
                 self.hosts.append(h)
                 h._setup()
             self.timings["net"] = time.monotonic() - t0
             if self.with_dbus:
                 for h in self.hosts:
                     h.start_dbus()
+            # IPv6 DAD ran meanwhile; avahi must start after it, or it would
+            # not see the (then tentative) link-local addresses at once
+            t1 = time.monotonic()
+            self._wait_ipv6()
+            self.timings["dad_wait"] = time.monotonic() - t1
             if self.with_avahi:
                 for h in self.hosts:
                     h.start_avahi(wait=False)
@@ -903,6 +1180,21 @@ class Hosts:
             raise
         self.timings["setup"] = time.monotonic() - t0
         return self
+
+    def _wait_ipv6(self, timeout=10):
+        """wait_ipv6() for every host at once (their DADs run in parallel)."""
+        if not self.ipv6:
+            return
+        pending = list(self.hosts)
+
+        def all_ready():
+            pending[:] = [h for h in pending if not h._ipv6_ready()]
+            return not pending
+        try:
+            wait_for(all_ready, timeout, what="IPv6 DAD")
+        except HarnessError as e:
+            raise HarnessError("%s (still tentative in %s)"
+                               % (e, " ".join(h.name for h in pending))) from None
 
     def __exit__(self, *exc):
         t0 = time.monotonic()
@@ -973,7 +1265,7 @@ def _main(argv):
             print("setup %.2fs; logs in %s (removed at exit)" % (hs.timings["setup"], hs.dir))
             for h in hs:
                 print("%s %s: nsenter -t %d -n -m  (e.g. avahi-browse -art)"
-                      % (h.name, h.addr, h.anchor_pid))
+                      % (h.name, " ".join(h.addrs), h.anchor_pid))
             try:
                 signal.pause()
             except KeyboardInterrupt:

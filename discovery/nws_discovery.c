@@ -60,6 +60,7 @@ s_int64_dup (const void *item)
 typedef struct {
     nws_channel_t channel;          /* a broadcast channel with local clients */
     int confirmed;                  /* seen since the last hub reset */
+    int64_t since;                  /* zclock_mono when we heard of its clients */
 } s_interest_t;
 
 struct nws_discovery_t {
@@ -77,7 +78,7 @@ struct nws_discovery_t {
     zhashx_t *merged;               /* source name -> name of the link that serves it */
     zhashx_t *orphans;              /* link name -> int64_t: kept without a source until */
     char proxy_id [NWS_PROXY_ID_LEN + 1]; /* ours (nws_runtime.h) */
-    uint64_t self_links;            /* links that reached our own proxy */
+    int hub_back;                   /* the hub (re)started: mark every link again */
     s_peer_t peers [NWS_OPT_LIST_MAX]; /* --peer, parsed */
     int peer_count;                 /* peers used */
     lws_sorted_usec_list_t reset;   /* ends a hub reset */
@@ -168,10 +169,37 @@ s_orphans_sweep (nws_discovery_t *self)
     zlistx_destroy (&due);
 }
 
+//  Marks what each link published, as a gateway marks its clients: a
+//  receiver then notices the tail of a burst lost in our hub even when
+//  nothing follows it.
+static void
+s_links_mark (nws_discovery_t *self)
+{
+    int again = self->hub_back;
+    self->hub_back = 0;
+    for (nws_link_t *link = zhashx_first (self->links); link; link = zhashx_next (self->links)) {
+        uint64_t seq, age;
+        if (!nws_link_mark (link, again, &seq, &age))
+            continue;
+        char topic [NWS_TOPIC_MAX];
+        int topic_len = nws_channel_topic (nws_link_channel (link), topic, sizeof topic);
+        nws_envelope_t env = {
+            .kind = NWS_KIND_TEXT,
+            .flags = NWS_FLAG_CONTROL | NWS_FLAG_FROM_PROXY,
+            .origin = (uint64_t) self->instance << 32 | nws_link_id (link),
+            .seq = seq,
+        };
+        char mark [NWS_CONTROL_MARK_MAX];
+        int len = nws_control_mark (age, mark, sizeof mark);
+        nws_hubmsg_send (self->pub, topic, (size_t) topic_len, &env, mark, (size_t) len);
+    }
+}
+
 static void
 s_on_status_timer (lws_sorted_usec_list_t *sul)
 {
     nws_discovery_t *self = lws_container_of (sul, nws_discovery_t, status);
+    s_links_mark (self);
     s_orphans_sweep (self);
     s_status_write (self);
     lws_sul_schedule (self->context, 0, &self->status, s_on_status_timer,
@@ -436,8 +464,10 @@ s_reconcile (nws_discovery_t *self, const nws_channel_t *channel)
             .on_open = s_on_link_open,
             .arg = self,
         };
+        s_interest_t *interest = zhashx_lookup (self->interest, channel->name);
         nws_link_t *link = nws_link_new (self->context, self->vhost, name, channel,
-                                         self->proxy_id, self->config.max_message, &handlers);
+                                         self->proxy_id, interest ? interest->since : now,
+                                         self->config.max_message, &handlers);
         if (link) {
             zhashx_insert (self->links, name, link);
             char where [NWS_LINK_ADDRESS_MAX + 10];
@@ -499,6 +529,7 @@ s_interest_set (nws_discovery_t *self, const nws_channel_t *channel, int on)
             return;
         interest->channel = *channel;
         interest->confirmed = 1;
+        interest->since = zclock_mono ();
         zhashx_insert (self->interest, channel->name, interest);
         nws_info ("broadcast channel %s has local clients", channel->name);
         if (self->avahi)
@@ -542,6 +573,7 @@ s_on_event (nws_discovery_t *self, const char *data, size_t size)
         //  a while instead of withdrawing adverts that are about to return.
         for (s_interest_t *i = zhashx_first (self->interest); i; i = zhashx_next (self->interest))
             i->confirmed = 0;
+        self->hub_back = 1;
         lws_sul_schedule (self->context, 0, &self->reset, s_on_reset_timer,
                           S_RESET_MS * LWS_US_PER_MS);
         return;

@@ -1,6 +1,7 @@
 /*  nws_link - one proxy link to a peer proxy.  */
 #include "nws_link.h"
 
+#include <czmq.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,6 +12,8 @@
 
 #define S_BACKOFF_MIN_MS 100
 #define S_BACKOFF_MAX_MS 5000
+#define S_SINCE_MARGIN_MS 100       /* a client's open precedes our news of it */
+#define S_MARK_TICKS 3              /* marks after a link's last message */
 
 typedef enum {
     S_IDLE,                         /* no address to dial yet */
@@ -54,6 +57,13 @@ struct nws_link_t {
     uint64_t dials;                 /* connections started */
     nws_link_handlers_t handlers;   /* the owner's callbacks */
     uint16_t peer_close;            /* close code the peer sent, or 0 */
+    int64_t since;                  /* our host's clients on the channel since */
+    int streaming;                  /* the peer gave us a stream position */
+    char stream [20];               /* its stream: "<gateway>:<room>" */
+    uint64_t next;                  /* index of the next message in it */
+    uint64_t marked_seq;            /* seq when its marks began */
+    int64_t sent_at;                /* zclock_mono when seq was used */
+    int mark_ticks;                 /* marks still due */
 };
 
 static uint32_t s_next_id = 0;
@@ -89,7 +99,7 @@ s_lost (nws_link_t *self, const char *why)
     //  The peer dropped us for reading too slowly, or because it lost
     //  messages itself: what we should have had is gone, and our clients
     //  must hear of it.
-    if (self->state == S_OPEN && self->handlers.on_loss
+    if (self->state == S_OPEN && self->handlers.on_loss && !self->streaming
     && (self->peer_close == NWS_CLOSE_SLOW || self->peer_close == NWS_CLOSE_GAP)) {
         nws_warn ("link %s: the peer closed it with %u; messages were lost", self->key,
                   self->peer_close);
@@ -170,8 +180,8 @@ s_dial (nws_link_t *self)
 
 nws_link_t *
 nws_link_new (struct lws_context *context, struct lws_vhost *vhost, const char *name,
-              const nws_channel_t *channel, const char *own_id, uint64_t max_message,
-              const nws_link_handlers_t *handlers)
+              const nws_channel_t *channel, const char *own_id, int64_t since,
+              uint64_t max_message, const nws_link_handlers_t *handlers)
 {
     nws_link_t *self = calloc (1, sizeof *self);
     if (!self)
@@ -187,6 +197,7 @@ nws_link_new (struct lws_context *context, struct lws_vhost *vhost, const char *
     self->backoff_ms = S_BACKOFF_MIN_MS;
     self->handlers = *handlers;
     self->state = S_IDLE;
+    self->since = since;
     return self;
 }
 
@@ -223,7 +234,25 @@ nws_link_id (nws_link_t *self)
 uint64_t
 nws_link_next_seq (nws_link_t *self)
 {
+    self->sent_at = zclock_mono ();
     return ++self->seq;
+}
+
+int
+nws_link_mark (nws_link_t *self, int again, uint64_t *seq, uint64_t *age_ms)
+{
+    if (!self->seq)
+        return 0;
+    if (self->seq != self->marked_seq || again) {
+        self->marked_seq = self->seq;
+        self->mark_ticks = S_MARK_TICKS;
+    }
+    if (!self->mark_ticks)
+        return 0;
+    self->mark_ticks--;
+    *seq = self->seq;
+    *age_ms = (uint64_t) (zclock_mono () - self->sent_at);
+    return 1;
 }
 
 int
@@ -313,11 +342,74 @@ s_receive (nws_link_t *self, struct lws *wsi, const void *in, size_t len)
     self->rx_len += len;
     if (lws_is_final_fragment (wsi) && lws_remaining_packet_payload (wsi) == 0) {
         self->messages++;
+        self->next++;
         self->handlers.on_message (self->handlers.arg, self, self->rx_kind, self->rx,
                                    self->rx_len);
         self->rx_len = 0;
     }
     return 0;
+}
+
+//  Asks to resume the stream where the last connection stopped, or, the
+//  first time, for what was sent since our clients joined.
+static int
+s_stream_request (nws_link_t *self, struct lws *wsi, unsigned char **p, unsigned char *end)
+{
+    char value [64];
+    const char *name;
+    if (self->streaming) {
+        name = "x-nws-resume:";
+        snprintf (value, sizeof value, "%s:%llu", self->stream, (unsigned long long) self->next);
+    }
+    else {
+        int64_t ago = zclock_mono () - self->since + S_SINCE_MARGIN_MS;
+        name = "x-nws-since-ms:";
+        snprintf (value, sizeof value, "%lld", (long long) (ago > 0 ? ago : 0));
+    }
+    return lws_add_http_header_by_name (wsi, (const unsigned char *) name,
+                                        (const unsigned char *) value, (int) strlen (value),
+                                        p, end) ? -1 : 0;
+}
+
+//  Where this connection's stream starts, from X-Nws-Stream. A link that
+//  had one and cannot go on where it stopped (another stream, or a later
+//  index: the peer's window passed) has lost messages. Without a stream
+//  (the original proxy), any reconnection after a break may have.
+static void
+s_stream_start (nws_link_t *self, struct lws *wsi)
+{
+    static const char header [] = "x-nws-stream:";
+    char value [64] = "";
+    unsigned gateway, room;
+    unsigned long long from;
+    char extra;
+    int len = lws_hdr_custom_length (wsi, header, sizeof header - 1);
+    if (len > 0 && len < (int) sizeof value)
+        lws_hdr_custom_copy (wsi, value, sizeof value, header, sizeof header - 1);
+    if (sscanf (value, "%8x:%8x:%llu%c", &gateway, &room, &from, &extra) != 3) {
+        if (self->connects > 0 && self->handlers.on_loss) {
+            nws_warn ("link %s: %s came back and cannot resume: messages may be lost",
+                      self->key, self->host);
+            self->handlers.on_loss (self->handlers.arg, self);
+        }
+        self->streaming = 0;
+        return;
+    }
+    char stream [sizeof self->stream];
+    snprintf (stream, sizeof stream, "%08x:%08x", gateway, room);
+    if (self->streaming && (strcmp (stream, self->stream) != 0 || from != self->next)) {
+        nws_warn ("link %s: cannot resume at %s:%llu (the peer starts at %s:%llu): "
+                  "messages were lost", self->key, self->stream, (unsigned long long) self->next,
+                  stream, from);
+        if (self->handlers.on_loss)
+            self->handlers.on_loss (self->handlers.arg, self);
+    }
+    else
+    if (self->streaming)
+        nws_info ("link %s: resumed at %s:%llu", self->key, stream, from);
+    memcpy (self->stream, stream, sizeof stream);
+    self->next = from;
+    self->streaming = 1;
 }
 
 //  Learns whom the handshake reached, before any message is read.
@@ -337,6 +429,7 @@ s_identify (nws_link_t *self, struct lws *wsi)
         self->state = S_SELF;
         return -1;
     }
+    s_stream_start (self, wsi);
     return 0;
 }
 
@@ -355,9 +448,11 @@ nws_link_callback (struct lws *wsi, enum lws_callback_reasons reason,
             if (lws_add_http_header_by_name (wsi, (const unsigned char *) name,
                                              (const unsigned char *) "true", 4, p, end))
                 return -1;
-            return lws_add_http_header_by_name (wsi, (const unsigned char *) NWS_LINK_ID_HEADER,
-                                                (const unsigned char *) self->own_id,
-                                                (int) strlen (self->own_id), p, end) ? -1 : 0;
+            if (lws_add_http_header_by_name (wsi, (const unsigned char *) NWS_LINK_ID_HEADER,
+                                             (const unsigned char *) self->own_id,
+                                             (int) strlen (self->own_id), p, end))
+                return -1;
+            return s_stream_request (self, wsi, p, end);
         }
         case LWS_CALLBACK_CLIENT_FILTER_PRE_ESTABLISH:
             return s_identify (self, wsi);

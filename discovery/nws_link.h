@@ -20,6 +20,17 @@
     owner is asked whether to keep any other (on_open), so that it can
     keep one link per proxy and channel whatever addresses lead there.
 
+    Resuming: an nws gateway tells the link where its stream of the
+    channel starts (X-Nws-Stream: <gateway>:<room>:<index>); the link
+    counts what it reads, and when it dials again asks to resume there
+    (X-Nws-Resume), so that a link cut for a moment gets exactly what it
+    missed from the peer's replay ring (nws_replay.h). A first link asks
+    for what was sent since this host's clients joined (X-Nws-Since-Ms).
+    When the peer cannot give all of it (the window passed, the peer
+    restarted), the link tells its owner (on_loss) before it reads
+    anything. A peer without streams (the original proxy) cannot resume:
+    every reconnection after a break is reported as a loss.
+
     Runs on the lws service thread. The owner's lws protocol named
     NWS_LINK_PROTOCOL must pass its callbacks to nws_link_callback().
 */
@@ -44,8 +55,9 @@ typedef struct nws_link_t nws_link_t;
 typedef void (nws_link_fn) (void *arg, nws_link_t *link, uint8_t kind,
                             const void *data, size_t len);
 
-/*  Told that messages were lost on the link: the peer closed it because
-    we read too slowly (4001). The link dials again by itself.  */
+/*  Told that messages from the peer were lost: a link that came back
+    could not resume where it stopped, or the original proxy closed it for
+    reading too slowly (4001). The link goes on by itself.  */
 typedef void (nws_link_loss_fn) (void *arg, nws_link_t *link);
 
 /*  Told that the link is open and whom it reached (nws_link_peer). Return
@@ -61,11 +73,12 @@ typedef struct {
 } nws_link_handlers_t;
 
 /*  Creates a link for channel, named name in logs and status; own_id is
-    our proxy id. It dials once it has addresses (nws_link_set_addresses).
+    our proxy id, since when (zclock_mono ms) this host has had clients on
+    the channel. It dials once it has addresses (nws_link_set_addresses).
     Returns NULL when out of memory.  */
 nws_link_t *nws_link_new (struct lws_context *context, struct lws_vhost *vhost,
                           const char *name, const nws_channel_t *channel,
-                          const char *own_id, uint64_t max_message,
+                          const char *own_id, int64_t since, uint64_t max_message,
                           const nws_link_handlers_t *handlers);
 
 /*  Sets the peer's port and addresses (count of them, best first; at most
@@ -78,6 +91,14 @@ void nws_link_set_addresses (nws_link_t *self, uint16_t port,
     number, for the envelopes of what it publishes.  */
 uint32_t nws_link_id (nws_link_t *self);
 uint64_t nws_link_next_seq (nws_link_t *self);
+
+/*  Whether the owner should publish a mark for this link now (a control
+    message with the last sequence number used, so that receivers notice
+    lost messages nothing followed): once a second for three seconds after
+    its last message, and again after the hub came back (again = 1).
+    Returns 1 and sets *seq, and *age_ms to how long ago that message was
+    published, when one is due.  */
+int nws_link_mark (nws_link_t *self, int again, uint64_t *seq, uint64_t *age_ms);
 
 /*  1 if the link is open (not dialing or waiting to dial).  */
 int nws_link_is_open (nws_link_t *self);

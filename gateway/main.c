@@ -30,6 +30,8 @@ main (int argc, char **argv)
         .ping_secs = NWS_DEFAULT_PING_SECS,
         .idle_secs = NWS_DEFAULT_IDLE_SECS,
         .sync_ms = 500,
+        .replay_ms = NWS_DEFAULT_REPLAY_MS,
+        .replay_bytes = NWS_DEFAULT_REPLAY_BYTES,
     };
     int verbose = 0;
     nws_opt_t opts [] = {
@@ -57,6 +59,11 @@ main (int argc, char **argv)
           "drop a client silent this long, pongs included (default 75)" },
         { "sync-ms", NWS_OPT_UINT, &config.sync_ms, 0, 10000, "MS",
           "wait this long, at most, for the hub to confirm a new channel (default 500)" },
+        { "replay-ms", NWS_OPT_UINT, &config.replay_ms, 0, 600000, "MS",
+          "keep a broadcast channel's messages this long for peer proxies that link "
+          "late or come back (default 5000)" },
+        { "replay-bytes", NWS_OPT_SIZE, &config.replay_bytes, 0, 4ULL << 30, "BYTES",
+          "... at most this much per channel (default 16M)" },
         { "verbose", NWS_OPT_FLAG, &verbose, 0, 0, NULL, "log debug records" },
         { NULL }
     };

@@ -41,7 +41,20 @@ typedef struct {
     uint64_t refused_clients;       /* upgrades refused: --max-clients */
     uint64_t refused_address;       /* upgrades refused: --max-clients-per-address */
     uint64_t refused_channels;      /* upgrades refused: --max-channels */
+    uint64_t replayed;              /* messages sent to peer proxy links from the replay ring */
+    uint64_t departed_marks;        /* marks sent for clients that had left */
 } s_counters_t;
+
+//  A client that left while its marks were still due: they go on for it,
+//  so that a receiver notices lost messages that nothing followed.
+typedef struct {
+    char topic [NWS_TOPIC_MAX];     /* its channel's topic */
+    size_t topic_len;               /* bytes used */
+    uint64_t origin;                /* its origin */
+    uint64_t seq;                   /* its last sequence number */
+    int64_t sent_at;                /* when it sent that */
+    int ticks;                      /* marks still to send */
+} s_departed_t;
 
 struct nws_gateway_t {
     nws_gateway_config_t config;    /* copy of the caller's */
@@ -53,6 +66,7 @@ struct nws_gateway_t {
     nws_hublink_t *hub;             /* PUB/SUB on the hub */
     zhashx_t *rooms;                /* topic -> nws_room_t */
     zhashx_t *peers;                /* peer address -> clients from it, as a pointer */
+    zlistx_t *departed;             /* s_departed_t: senders gone, marks still due */
     uint32_t next_id;               /* for session ids */
     uint32_t connections;           /* sockets open, HTTP or WebSocket */
     uint32_t sessions;              /* WebSockets open */
@@ -75,6 +89,7 @@ struct nws_gateway_t {
 #define S_RECONFIRM_MS 20           /* a sweep's wait for an unconfirmed subscription */
 #define S_RX_RESERVE 65536          /* most reserved for a message before it arrives */
 #define S_MARK_TICKS 3              /* sweeps that repeat a sender's mark */
+#define S_MARK_SLACK_MS 250         /* a mark's age is trusted to within this */
 
 static nws_gateway_t *
 s_gateway (struct lws *wsi)
@@ -168,6 +183,14 @@ s_room_deliver (nws_gateway_t *self, nws_room_t *room, nws_frame_t *frame,
                 nws_session_t *except, int from_proxy)
 {
     room->messages++;
+    //  What peer proxies get is kept a while, for those that link late or
+    //  come back (nws_replay.h).
+    if (room->channel.scope == NWS_SCOPE_BROADCAST && !from_proxy) {
+        int64_t now = zclock_mono ();
+        nws_replay_push (&room->replay, frame, now);
+        nws_replay_trim (&room->replay, now, (int64_t) self->config.replay_ms,
+                         self->config.replay_bytes, NWS_REPLAY_MAX_MSGS);
+    }
     for (nws_session_t *s = room->first; s; s = s->next) {
         if (s == except || s->state != NWS_SESSION_OPEN || (from_proxy && s->is_proxy)
         ||  s->shadowed)
@@ -203,6 +226,32 @@ s_room_interest (nws_gateway_t *self, nws_room_t *room, int on)
 }
 
 static void
+s_departed_free (void **item_p)
+{
+    free (*item_p);
+    *item_p = NULL;
+}
+
+//  A sender whose marks are still due leaves: they go on without it.
+static void
+s_session_depart (nws_gateway_t *self, nws_room_t *room, nws_session_t *session)
+{
+    if (session->is_proxy || !session->seq
+    ||  (session->seq == session->marked_seq && !session->mark_ticks))
+        return;
+    s_departed_t *departed = calloc (1, sizeof *departed);
+    if (!departed)
+        return;
+    memcpy (departed->topic, room->topic, room->topic_len);
+    departed->topic_len = room->topic_len;
+    departed->origin = (uint64_t) self->instance << 32 | session->id;
+    departed->seq = session->seq;
+    departed->sent_at = session->sent_at;
+    departed->ticks = S_MARK_TICKS;
+    zlistx_add_end (self->departed, departed);
+}
+
+static void
 s_session_leave (nws_gateway_t *self, nws_session_t *session)
 {
     nws_room_t *room = session->room;
@@ -212,6 +261,7 @@ s_session_leave (nws_gateway_t *self, nws_session_t *session)
             session->joining = 0;
         }
         else {
+            s_session_depart (self, room, session);
             nws_room_remove (room, session);
             self->sessions--;
             if (!session->is_proxy && room->clients == 0)
@@ -243,6 +293,7 @@ s_session_message (nws_gateway_t *self, nws_session_t *session)
         return;
     }
     self->counters.messages_in++;
+    session->sent_at = zclock_mono ();
     nws_envelope_t env = {
         .kind = frame->kind,
         .origin = (uint64_t) self->instance << 32 | session->id,
@@ -417,6 +468,32 @@ s_room_forward (nws_gateway_t *self, nws_room_t *room, nws_hubmsg_t *msg)
     nws_frame_unref (&frame);
 }
 
+//  A mark from a sender this room never heard from: if it says the
+//  sender's last message went out after some client here had joined (with
+//  slack for the mark's own trip), that client lost it.
+static void
+s_room_unseen (nws_gateway_t *self, nws_room_t *room, nws_hubmsg_t *msg, int from_proxy)
+{
+    uint64_t age;
+    if (nws_control_mark_age (zmq_msg_data (&msg->payload), zmq_msg_size (&msg->payload), &age)
+    ||  age > INT32_MAX)
+        return;
+    int64_t sent = zclock_mono () - (int64_t) age;
+    int lost = 0;
+    for (nws_session_t *s = room->first; s; s = s->next)
+        if (s->state == NWS_SESSION_OPEN && !(from_proxy && s->is_proxy)
+        &&  s->joined_at + S_MARK_SLACK_MS < sent) {
+            self->counters.closed_gap++;
+            s_session_close (s, NWS_CLOSE_GAP, "messages were lost upstream");
+            lost = 1;
+        }
+    if (lost) {
+        self->counters.gaps++;
+        nws_warn ("messages lost on %s (a sender never seen here is past them); closing "
+                  "the clients that were here then", room->key);
+    }
+}
+
 static void
 s_on_hub_message (void *arg, nws_hubmsg_t *msg)
 {
@@ -438,6 +515,9 @@ s_on_hub_message (void *arg, nws_hubmsg_t *msg)
         else
         if (nws_room_behind (room, msg->env.origin, msg->env.seq))
             s_room_lost (self, room, "a sender is past what arrived", from_proxy);
+        else
+        if (!nws_room_knows (room, msg->env.origin))
+            s_room_unseen (self, room, msg, from_proxy);
         return;
     }
     int known = nws_room_knows (room, msg->env.origin);
@@ -497,6 +577,9 @@ static const struct {
     { "refused_head", "requests refused on their head alone: malformed, not GET, too large "
                       "(also in http_errors)" },
     { "handshake_timeouts", "connections closed: no complete request head in time" },
+    { "replayed", "messages a peer proxy's link got from the replay ring (it linked late "
+                  "or came back)" },
+    { "departed_marks", "marks sent for senders that had already left" },
 };
 #define S_COUNTER_COUNT (sizeof s_counter_info / sizeof s_counter_info [0])
 
@@ -525,7 +608,8 @@ s_counter_values (nws_gateway_t *self, uint64_t *values)
         c->proxy_ignored, c->closed_too_big, c->closed_slow, c->closed_gap, c->closed_idle,
         c->closed_bad_utf8, c->closed_bad_close, c->closed_protocol, c->gaps,
         c->http_errors + door.refused, hub.published, hub.publish_failed, hub.malformed,
-        hub.sync_timeouts, hub.connects, door.refused, door.timeouts,
+        hub.sync_timeouts, hub.connects, door.refused, door.timeouts, c->replayed,
+        c->departed_marks,
     };
     _Static_assert (sizeof all / sizeof all [0] == S_COUNTER_COUNT, "one value per counter");
     memcpy (values, all, sizeof all);
@@ -791,6 +875,52 @@ s_proxy_identity (struct lws *wsi, char *buf, size_t cap)
         snprintf (buf, cap, "mac:%s", mac);
 }
 
+//  Reads an nws peer link's request header name (e.g. "x-nws-resume:")
+//  into buf. Returns its length, or -1 when it is absent or too long.
+static int
+s_header (struct lws *wsi, const char *name, char *buf, int cap)
+{
+    int nlen = (int) strlen (name);
+    int len = lws_hdr_custom_length (wsi, name, nlen);
+    if (len <= 0 || len >= cap || lws_hdr_custom_copy (wsi, buf, cap, name, nlen) < 0)
+        return -1;
+    return len;
+}
+
+//  Where a peer proxy's link starts in the room's stream. An nws peer
+//  (it sent its proxy id) says how far it got on an earlier link to this
+//  room (X-Nws-Resume: <gateway>:<room epoch>:<next index>) or, on its
+//  first link, how long its host has had clients on the channel
+//  (X-Nws-Since-Ms): it gets what it missed from the replay ring, and is
+//  told where its stream starts (X-Nws-Stream, in the 101) so that it can
+//  tell whether that was everything. Anyone else starts live.
+static void
+s_stream_start (nws_gateway_t *self, nws_session_t *session, nws_room_t *room,
+                struct lws *wsi)
+{
+    char value [80];
+    session->stream_from = room->replay.next;
+    session->streamed = strncmp (session->proxy_peer, "id:", 3) == 0;
+    if (!session->streamed)
+        return;
+    unsigned instance, epoch;
+    unsigned long long next, since;
+    char extra;
+    if (s_header (wsi, "x-nws-resume:", value, sizeof value) > 0) {
+        if (sscanf (value, "%8x:%8x:%llu%c", &instance, &epoch, &next, &extra) == 3
+        &&  instance == self->instance && epoch == room->epoch
+        &&  next >= nws_replay_first (&room->replay) && next <= room->replay.next)
+            session->stream_from = next;
+    }
+    else
+    if (s_header (wsi, "x-nws-since-ms:", value, sizeof value) > 0
+    &&  sscanf (value, "%llu%c", &since, &extra) == 1) {
+        if (since > self->config.replay_ms)
+            since = self->config.replay_ms;
+        session->stream_from = nws_replay_since (&room->replay, zclock_mono () - (int64_t) since);
+    }
+}
+
 //  The handshake is accepted: make sure the room exists and the hub
 //  forwards it to us *before* lws sends 101, so the client misses nothing
 //  sent after it sees the connection open.
@@ -806,8 +936,10 @@ s_on_filter (nws_gateway_t *self, nws_session_t *session, struct lws *wsi)
     if (!room)
         return -1;
     session->is_proxy = channel.scope == NWS_SCOPE_BROADCAST && s_is_proxy_link (wsi);
-    if (session->is_proxy)
+    if (session->is_proxy) {
         s_proxy_identity (wsi, session->proxy_peer, sizeof session->proxy_peer);
+        s_stream_start (self, session, room, wsi);
+    }
     session->unsure = room->unconfirmed;
     session->room = room;
     if (nws_http_peer_address (wsi, session->peer, sizeof session->peer) == 0)
@@ -871,11 +1003,33 @@ s_on_established (nws_gateway_t *self, nws_session_t *session, struct lws *wsi)
     session->wsi = wsi;
     session->id = ++self->next_id;
     session->state = NWS_SESSION_OPEN;
+    session->joined_at = zclock_mono ();
     session->joining = 0;
     room->joining--;
     nws_room_add (room, session);
     self->sessions++;
     self->counters.accepted++;
+    //  What its host missed goes first (a link of a proxy that another
+    //  link already serves gets nothing: that one has it).
+    if (session->is_proxy && !session->shadowed) {
+        uint64_t replayed = 0;
+        for (uint64_t i = session->stream_from; i < room->replay.next; i++) {
+            nws_frame_t *frame = nws_replay_get (&room->replay, i);
+            if (!frame || nws_queue_push (&session->queue, frame, (uint32_t) self->config.queue_msgs,
+                                          self->config.queue_bytes))
+                break;
+            replayed++;
+        }
+        self->counters.replayed += replayed;
+        if (session->stream_from + replayed < room->replay.next) {
+            //  It would not fit the send queue: the peer hears of a loss.
+            self->counters.closed_slow++;
+            s_session_close (session, NWS_CLOSE_SLOW, "send queue full: reading too slowly");
+        }
+        else
+        if (replayed)
+            lws_callback_on_writable (wsi);
+    }
     if (!session->is_proxy && room->clients == 1)
         s_room_interest (self, room, 1);
 }
@@ -897,9 +1051,10 @@ s_count_lws_close (nws_gateway_t *self, struct lws *wsi)
 }
 
 //  Tells a dialing peer proxy who we are, so that it links to us once
-//  however many of our addresses it knows, and never to itself.
+//  however many of our addresses it knows, and never to itself; and an nws
+//  peer where its stream starts (s_stream_start).
 static int
-s_add_proxy_id (nws_gateway_t *self, struct lws *wsi, void *in)
+s_add_proxy_id (nws_gateway_t *self, nws_session_t *session, struct lws *wsi, void *in)
 {
     struct lws_process_html_args *args = in;
     unsigned char *p = (unsigned char *) args->p, *end = p + args->max_len;
@@ -907,6 +1062,14 @@ s_add_proxy_id (nws_gateway_t *self, struct lws *wsi, void *in)
                                      (const unsigned char *) self->proxy_id,
                                      (int) strlen (self->proxy_id), &p, end))
         return -1;
+    if (session->streamed) {
+        char stream [64];
+        int len = snprintf (stream, sizeof stream, "%08x:%08x:%llu", self->instance,
+                            session->room->epoch, (unsigned long long) session->stream_from);
+        if (lws_add_http_header_by_name (wsi, (const unsigned char *) "x-nws-stream:",
+                                         (const unsigned char *) stream, len, &p, end))
+            return -1;
+    }
     args->max_len -= (int) (p - (unsigned char *) args->p);
     args->p = (char *) p;
     return 0;
@@ -926,7 +1089,8 @@ s_callback_main (struct lws *wsi, enum lws_callback_reasons reason, void *user,
         case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
             return session ? s_on_filter (self, session, wsi) : -1;
         case LWS_CALLBACK_ADD_HEADERS:
-            return session && session->is_proxy ? s_add_proxy_id (self, wsi, in) : 0;
+            return session && session->is_proxy && session->room
+                 ? s_add_proxy_id (self, session, wsi, in) : 0;
         case LWS_CALLBACK_ESTABLISHED:
             if (!session || !session->room)
                 return -1;
@@ -1036,8 +1200,10 @@ nws_gateway_new (const nws_gateway_config_t *config)
     }
     self->rooms = zhashx_new ();
     self->peers = zhashx_new ();
-    if (!self->rooms || !self->peers)
+    self->departed = zlistx_new ();
+    if (!self->rooms || !self->peers || !self->departed)
         goto fail;
+    zlistx_set_destructor (self->departed, s_departed_free);
     self->listener = nws_listener_new (config->bind, (uint16_t) config->port, S_HEAD_MAX,
                                        NWS_DEFAULT_HANDSHAKE_SECS);
     if (!self->listener)
@@ -1135,7 +1301,40 @@ s_session_mark (nws_gateway_t *self, nws_room_t *room, nws_session_t *session, i
         .origin = (uint64_t) self->instance << 32 | session->id,
         .seq = session->seq,
     };
-    nws_hublink_publish (self->hub, room->topic, room->topic_len, &env, NWS_CONTROL_MARK, 4);
+    char mark [NWS_CONTROL_MARK_MAX];
+    int len = nws_control_mark ((uint64_t) (zclock_mono () - session->sent_at), mark, sizeof mark);
+    nws_hublink_publish (self->hub, room->topic, room->topic_len, &env, mark, (size_t) len);
+}
+
+//  The marks of senders that left, for as long as they are due.
+static void
+s_departed_marks (nws_gateway_t *self, int hub_back)
+{
+    zlistx_t *due = zlistx_new ();
+    if (!due)
+        return;
+    zlistx_set_destructor (due, s_departed_free);
+    s_departed_t *d;
+    while ((d = zlistx_detach (self->departed, NULL))) {
+        if (hub_back)
+            d->ticks = S_MARK_TICKS;
+        nws_envelope_t env = {
+            .kind = NWS_KIND_TEXT,
+            .flags = NWS_FLAG_CONTROL,
+            .origin = d->origin,
+            .seq = d->seq,
+        };
+        char mark [NWS_CONTROL_MARK_MAX];
+        int len = nws_control_mark ((uint64_t) (zclock_mono () - d->sent_at), mark, sizeof mark);
+        nws_hublink_publish (self->hub, d->topic, d->topic_len, &env, mark, (size_t) len);
+        self->counters.departed_marks++;
+        if (--d->ticks > 0)
+            zlistx_add_end (due, d);
+        else
+            free (d);
+    }
+    zlistx_destroy (&self->departed);
+    self->departed = due;
 }
 
 //  Keepalive, once a second: ping a client silent for ping_secs, drop one
@@ -1148,6 +1347,7 @@ s_sweep (nws_gateway_t *self)
         return;
     self->next_sweep = now + 1000;
     int hub_back = nws_hublink_connects (self->hub) > 0;
+    s_departed_marks (self, hub_back);
     for (nws_room_t *room = zhashx_first (self->rooms); room; room = zhashx_next (self->rooms)) {
         if (room->unconfirmed
         &&  nws_hublink_confirm (self->hub, room->topic, room->topic_len, S_RECONFIRM_MS) == 0) {
@@ -1156,6 +1356,8 @@ s_sweep (nws_gateway_t *self)
         }
         for (nws_session_t *s = room->first; s; s = s->next)
             s_session_mark (self, room, s, hub_back);
+        nws_replay_trim (&room->replay, now, (int64_t) self->config.replay_ms,
+                         self->config.replay_bytes, NWS_REPLAY_MAX_MSGS);
         for (nws_session_t *s = room->first; s; s = s->next) {
             int64_t silent = now - s->last_rx;
             if (s->state != NWS_SESSION_OPEN)
@@ -1213,6 +1415,7 @@ nws_gateway_destroy (nws_gateway_t **self_p)
     nws_listener_destroy (&self->listener);
     zhashx_destroy (&self->rooms);
     zhashx_destroy (&self->peers);
+    zlistx_destroy (&self->departed);
     free (self);
     *self_p = NULL;
 }

@@ -29,6 +29,8 @@ typedef struct {
     uint64_t ping_secs;             /* ping a client silent this long */
     uint64_t idle_secs;             /* drop a client silent this long (pongs count) */
     uint64_t sync_ms;               /* wait for a new subscription, at most */
+    uint64_t replay_ms;             /* broadcast messages kept for peer links */
+    uint64_t replay_bytes;          /* ... at most this much per channel */
 } nws_gateway_config_t;
 
 /*  Binds the port, creates the lws context and connects to the hub.

@@ -114,6 +114,20 @@ nws_hublink_destroy (nws_hublink_t **self_p)
     *self_p = NULL;
 }
 
+//  1 for the controls the gateway acts on: "lost", and marks (with or
+//  without an age).
+static int
+s_control_known (nws_hubmsg_t *msg)
+{
+    const void *payload = zmq_msg_data (&msg->payload);
+    size_t len = zmq_msg_size (&msg->payload);
+    uint64_t age;
+    if (len == 4 && memcmp (payload, NWS_CONTROL_LOST, 4) == 0)
+        return 1;
+    int rc = nws_control_mark_age (payload, len, &age);
+    return rc == 0 || rc == -ENOENT;
+}
+
 //  Sorts one received message: confirmations, our own echoes, the rest.
 static void
 s_take (nws_hublink_t *self, nws_hubmsg_t *msg)
@@ -126,9 +140,7 @@ s_take (nws_hublink_t *self, nws_hubmsg_t *msg)
         &&  memcmp (zmq_msg_data (&msg->topic), self->sync_topic, self->sync_len) == 0)
             self->sync_seen = 1;
         else
-        if (from != self->instance && zmq_msg_size (&msg->payload) == 4
-        && (memcmp (zmq_msg_data (&msg->payload), NWS_CONTROL_LOST, 4) == 0
-        ||  memcmp (zmq_msg_data (&msg->payload), NWS_CONTROL_MARK, 4) == 0))
+        if (from != self->instance && s_control_known (msg))
             self->handler (self->arg, msg);
         return;
     }

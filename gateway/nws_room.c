@@ -3,6 +3,8 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
 
 nws_room_t *
 nws_room_new (const nws_channel_t *channel)
@@ -14,33 +16,41 @@ nws_room_new (const nws_channel_t *channel)
     self->topic_len = (size_t) nws_channel_topic (channel, self->topic, sizeof self->topic);
     memcpy (self->key, self->topic, self->topic_len);
     self->key [self->topic_len] = '\0';
+    while (self->epoch == 0)
+        if (getrandom (&self->epoch, sizeof self->epoch, 0) != sizeof self->epoch)
+            self->epoch = (uint32_t) time (NULL) ^ (uint32_t) (uintptr_t) self;
     return self;
 }
 
 void
 nws_room_destroy (nws_room_t **self_p)
 {
+    if (*self_p)
+        nws_replay_clear (&(*self_p)->replay);
     free (*self_p);
     *self_p = NULL;
 }
 
-//  The member that carries messages to session's proxy, other than
-//  session, or NULL.
-static nws_session_t *
-s_proxy_carrier (nws_room_t *self, nws_session_t *session)
+//  1 if a and b are links of one peer proxy that the gateway must not
+//  both write to: the original proxy, known by its network card. (An nws
+//  peer never keeps two links of one channel: it closes the second before
+//  reading from it. Writing to both then loses nothing.)
+static int
+s_same_legacy_proxy (const nws_session_t *a, const nws_session_t *b)
 {
-    for (nws_session_t *s = self->first; s; s = s->next)
-        if (s != session && s->is_proxy && !s->shadowed
-        &&  strcmp (s->proxy_peer, session->proxy_peer) == 0)
-            return s;
-    return NULL;
+    return a != b && a->is_proxy && b->is_proxy && strncmp (a->proxy_peer, "mac:", 4) == 0
+        && strcmp (a->proxy_peer, b->proxy_peer) == 0;
 }
 
 void
 nws_room_add (nws_room_t *self, nws_session_t *session)
 {
-    session->shadowed = session->is_proxy && session->proxy_peer [0]
-                     && s_proxy_carrier (self, session) != NULL;
+    //  The newest link of a proxy carries its messages: an older one may
+    //  be half dead (the peer dialed again because it broke).
+    session->shadowed = 0;
+    for (nws_session_t *s = self->first; s; s = s->next)
+        if (s_same_legacy_proxy (s, session))
+            s->shadowed = 1;
     session->prev = NULL;
     session->next = self->first;
     if (self->first)
@@ -55,15 +65,14 @@ nws_room_add (nws_room_t *self, nws_session_t *session)
 void
 nws_room_remove (nws_room_t *self, nws_session_t *session)
 {
-    if (session->is_proxy && session->proxy_peer [0] && !session->shadowed) {
-        //  The oldest shadowed link of that proxy (members are newest
-        //  first) carries its messages from now on.
-        nws_session_t *heir = NULL;
+    if (!session->shadowed) {
+        //  The carrier leaves: the newest other link of that proxy (members
+        //  are newest first) carries from now on.
         for (nws_session_t *s = self->first; s; s = s->next)
-            if (s != session && s->shadowed && strcmp (s->proxy_peer, session->proxy_peer) == 0)
-                heir = s;
-        if (heir)
-            heir->shadowed = 0;
+            if (s_same_legacy_proxy (s, session)) {
+                s->shadowed = 0;
+                break;
+            }
     }
     if (session->prev)
         session->prev->next = session->next;

@@ -14,6 +14,7 @@
 #include "nws_channel.h"
 #include "nws_envelope.h"
 #include "nws_frame.h"
+#include "nws_replay.h"
 
 #define NWS_ROOM_ORIGINS 16         /* origins tracked per room for gap checks */
 
@@ -36,9 +37,13 @@ struct nws_session_t {
     uint64_t seq;                   /* last sequence number we sent */
     uint64_t marked_seq;            /* seq when its marks began */
     int mark_ticks;                 /* marks still to send for it */
+    int64_t sent_at;                /* zclock_mono of its last message */
+    int64_t joined_at;              /* zclock_mono when it joined */
     int is_proxy;                   /* a peer proxy's link */
     char proxy_peer [64];           /* which proxy: "id:..." or "mac:...", or "" */
     int shadowed;                   /* another link of that proxy gets our messages */
+    int streamed;                   /* an nws peer's link: told its stream position */
+    uint64_t stream_from;           /* first stream index it gets (replay) */
     int unsure;                     /* joined while the room was unconfirmed */
     nws_frame_t *rx;                /* message being reassembled, or NULL */
     size_t rx_utf8;                 /* bytes of a text rx known to be whole UTF-8 */
@@ -69,6 +74,8 @@ struct nws_room_t {
         uint64_t used;              /* last use, for replacement */
     } origins [NWS_ROOM_ORIGINS];
     uint64_t clock;                 /* ticks for origins[].used */
+    uint32_t epoch;                 /* random: names this room's stream */
+    nws_replay_t replay;            /* broadcast: recent messages of local origin */
 };
 
 /*  Allocates a room for channel. Returns NULL when out of memory.  */
@@ -77,10 +84,11 @@ nws_room_t *nws_room_new (const nws_channel_t *channel);
 /*  Frees the room (members must be gone). Safe on NULL.  */
 void nws_room_destroy (nws_room_t **self_p);
 
-/*  Adds an OPEN session; removes a member. A peer proxy that links in
-    more than once (the original proxy dials once per address family) gets
-    messages on its oldest link only: the others are shadowed, and the
-    oldest of them takes over when that link leaves. */
+/*  Adds an OPEN session; removes a member. The original proxy, which
+    dials once per address family, gets messages on one link only: its
+    newest (an older one may be half dead); the others, from the same
+    network card, are shadowed, and the newest of them takes over when the
+    carrier leaves. */
 void nws_room_add (nws_room_t *self, nws_session_t *session);
 void nws_room_remove (nws_room_t *self, nws_session_t *session);
 

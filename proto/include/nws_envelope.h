@@ -43,8 +43,12 @@
 /*  Payload of a control message that says how far a sender has got: its
     origin and its last sequence number are in the envelope. Gateways send
     one a second for each client that has sent, so that a receiver notices
-    lost messages even when nothing follows them.  */
+    lost messages even when nothing follows them. It may go on to say how
+    long ago that last message was sent, "mark <milliseconds>": then a
+    receiver that never saw the sender at all, but was there when it sent,
+    knows that it lost its messages too.  */
 #define NWS_CONTROL_MARK     "mark"
+#define NWS_CONTROL_MARK_MAX 32     /* bytes of a mark with its age */
 
 typedef struct {
     uint8_t kind;                   /* NWS_KIND_TEXT or NWS_KIND_BINARY */
@@ -59,5 +63,15 @@ void nws_envelope_encode (const nws_envelope_t *env, uint8_t *buf);
 /*  Reads len bytes at buf into *env. Returns 0, -EPROTO for another
     version, or -EINVAL for a bad length or field.  */
 int nws_envelope_decode (const void *buf, size_t len, nws_envelope_t *env);
+
+/*  Writes the payload of a mark whose sender's last message was age_ms
+    ago ("mark <age_ms>", at most INT64_MAX). Returns its length (less
+    than NWS_CONTROL_MARK_MAX), or -ENOSPC.  */
+int nws_control_mark (uint64_t age_ms, char *buf, size_t cap);
+
+/*  Reads a mark's payload of len bytes. Returns 0 and sets *age_ms for
+    "mark <digits>", -ENOENT for a plain "mark" (no age), -EINVAL for
+    anything else.  */
+int nws_control_mark_age (const void *payload, size_t len, uint64_t *age_ms);
 
 #endif

@@ -15,6 +15,9 @@
 #define NWS_DEFAULT_PING_SECS     30                   /* ping a silent client */
 #define NWS_DEFAULT_IDLE_SECS     75                   /* drop a silent client */
 #define NWS_DEFAULT_HANDSHAKE_SECS 10                  /* HTTP/upgrade timeout */
+#define NWS_DEFAULT_REPLAY_MS     5000                 /* broadcast replay window */
+#define NWS_DEFAULT_REPLAY_BYTES  (16 * 1024 * 1024)   /* per broadcast channel */
+#define NWS_REPLAY_MAX_MSGS       65536                /* per broadcast channel */
 
 /*  Hub high-water marks, in messages per pipe. Large on purpose: a gateway
     drains its SUB socket as fast as it arrives, so these absorb bursts; a

@@ -3,6 +3,8 @@
 #include "nws_envelope.h"
 
 #include <errno.h>
+#include <stdio.h>
+#include <string.h>
 
 static void
 s_put_u64 (uint8_t *p, uint64_t v)
@@ -48,5 +50,36 @@ nws_envelope_decode (const void *buf, size_t len, nws_envelope_t *env)
     env->flags = p [2];
     env->origin = s_get_u64 (p + 4);
     env->seq = s_get_u64 (p + 12);
+    return 0;
+}
+
+int
+nws_control_mark (uint64_t age_ms, char *buf, size_t cap)
+{
+    //  At most 19 digits, as the reader takes.
+    if (age_ms > INT64_MAX)
+        age_ms = INT64_MAX;
+    int n = snprintf (buf, cap, "%s %llu", NWS_CONTROL_MARK, (unsigned long long) age_ms);
+    return n < 0 || (size_t) n >= cap ? -ENOSPC : n;
+}
+
+int
+nws_control_mark_age (const void *payload, size_t len, uint64_t *age_ms)
+{
+    const char *p = payload;
+    if (!p || len < 4 || memcmp (p, NWS_CONTROL_MARK, 4) != 0)
+        return -EINVAL;
+    if (len == 4)
+        return -ENOENT;
+    //  " " and 1 to 19 digits: no overflow.
+    if (p [4] != ' ' || len < 6 || len > 24)
+        return -EINVAL;
+    uint64_t age = 0;
+    for (size_t i = 5; i < len; i++) {
+        if (p [i] < '0' || p [i] > '9')
+            return -EINVAL;
+        age = age * 10 + (uint64_t) (p [i] - '0');
+    }
+    *age_ms = age;
     return 0;
 }

@@ -19,6 +19,7 @@ the hub dies varies.
 """
 
 import os
+import signal
 import sys
 import time
 
@@ -31,6 +32,7 @@ from nwstest import CLOSE_GAP, Closed, NwsTestCase, main  # noqa: E402
 ROUNDS = 6
 BURST = 1000
 TAIL_WAIT = 5.0
+SMALL = 200                 # a burst that fits a frozen hub's socket buffer
 
 
 class HubKillQuiet(NwsTestCase):
@@ -91,6 +93,56 @@ class HubKillQuiet(NwsTestCase):
         if problems:
             self.fail("silent loss (expected every message, or a close with 4002):\n  "
                       + "\n  ".join(problems))
+
+    def test_a_sender_that_left_is_still_marked(self):
+        """The only sender sends a burst into a frozen hub (all of it waits
+        in the hub's socket buffer) and leaves; the hub is killed and
+        restarted, so the whole burst is lost and nothing of that origin
+        ever follows. Only the marks the gateway sends on for a client that
+        left can tell gateway B: its receivers must get the burst, or 4002."""
+        self.nws.start_hub(grace_ms=None)
+        gw_a = self.nws.start_gateway()
+        gw_b = self.nws.start_gateway()
+        problems = []
+        for r in range(1, 4):
+            path = "/local/leaver%d" % r
+            remote = self.nws.open_clients(gw_b, path, 2)
+            leaver = self.nws.client(gw_a, path)
+            # B's gateway never hears of this sender; it trusts a mark's
+            # "sent N ms ago" to within 0.25 s, so its receivers must have
+            # been there longer than that before the burst
+            time.sleep(0.5)
+            self.nws.hub.popen.send_signal(signal.SIGSTOP)
+            for n in range(1, SMALL + 1):
+                leaver.send_text(payload("leaver", 1, n))
+            leaver.close()
+            self.nws.hub.kill()
+            self.nws.start_hub(grace_ms=None)
+            deadline = time.monotonic() + TAIL_WAIT
+            for i, c in enumerate(remote):
+                got, end = 0, ("complete",)
+                while got < SMALL:
+                    try:
+                        m = c.recv(timeout=max(0.05, deadline - time.monotonic()))
+                    except Closed as e:
+                        end = ("close", e.code)
+                        break
+                    except AssertionError:
+                        end = ("silence",)
+                        break
+                    label, _, n = parse(m.data)
+                    self.assertEqual((label, n), ("leaver", got + 1))
+                    got = n
+                note("round %d, receiver %d on B: %d of %d, %r", r, i, got, SMALL, end)
+                if end not in (("complete",), ("close", CLOSE_GAP)):
+                    problems.append("round %d, receiver %d on B: got %d of %d, then %s"
+                                    % (r, i, got, SMALL, end))
+            for c in remote:
+                c.close()
+            self.nws.clients = []
+        self.nws.check_alive()
+        if problems:
+            self.fail("silent loss of a departed sender's burst:\n  " + "\n  ".join(problems))
 
 
 if __name__ == "__main__":

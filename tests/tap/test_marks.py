@@ -44,8 +44,10 @@ class Marks(TapTestCase):
                 return sub
         self.fail("the subscriber never received a probe")
 
-    def marks(self, sub, seconds):
-        """(origin, seq) of the marks received within seconds."""
+    def marks(self, sub, seconds, ages=None):
+        """(origin, seq) of the marks received within seconds; each mark's
+        age ("mark <ms>": how long ago that message was sent) is appended
+        to ages, when given."""
         out = []
         deadline = time.monotonic() + seconds
         while True:
@@ -56,8 +58,11 @@ class Marks(TapTestCase):
             if len(frames) != 3 or len(frames[1]) != 20:
                 continue
             _, _, flags, _, origin, seq = struct.unpack("!BBBBQQ", frames[1])
-            if flags & FLAG_CONTROL and frames[2] == b"mark":
+            word, _, age = frames[2].partition(b" ")
+            if flags & FLAG_CONTROL and word == b"mark":
                 out.append((origin, seq))
+                if ages is not None:
+                    ages.append(int(age))
 
     def test_marks_follow_the_last_message_then_stop(self):
         self.start_hub()
@@ -72,12 +77,17 @@ class Marks(TapTestCase):
         # A mark a second, for MARK_SECONDS, each with the last number.
         # (A sweep may fall between the five messages: a mark of an
         # earlier number may come first.)
-        got = [seq for _, seq in self.marks(sub, MARK_SECONDS + 1.5)]
+        ages = []
+        got = [seq for _, seq in self.marks(sub, MARK_SECONDS + 1.5, ages)]
         last = [seq for seq in got if seq == 5]
         self.assertTrue(got and got[-1] == 5 and all(seq <= 5 for seq in got),
                         "marks carry the last sequence number: %r" % got)
         self.assertTrue(MARK_SECONDS - 1 <= len(last) <= MARK_SECONDS + 1,
                         "marks after the last message: %r" % got)
+        # Each says how long ago the last message went: within the marks'
+        # time, and growing from one mark to the next.
+        self.assertTrue(all(0 <= a <= (MARK_SECONDS + 1) * 1000 for a in ages), ages)
+        self.assertEqual(ages, sorted(ages), "mark ages: %r" % ages)
         # Then nothing, however long the sender stays idle.
         self.assertEqual(self.marks(sub, 2.0), [], "marks from an idle sender")
 

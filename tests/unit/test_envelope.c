@@ -234,6 +234,36 @@ rejects_reserved (void)
     }
 }
 
+//  "mark" alone, or "mark <milliseconds>"; nothing else is a mark.
+static void
+mark_age (void)
+{
+    char buf [NWS_CONTROL_MARK_MAX];
+    uint64_t age = 7;
+    int len = nws_control_mark (1234, buf, sizeof buf);
+    CHECK_INT (len, 9);
+    CHECK (memcmp (buf, "mark 1234", 9) == 0);
+    CHECK_INT (nws_control_mark_age (buf, (size_t) len, &age), 0);
+    CHECK_INT (age, 1234);
+    len = nws_control_mark (UINT64_MAX, buf, sizeof buf);
+    CHECK (len > 0 && len < NWS_CONTROL_MARK_MAX);
+    CHECK_INT (nws_control_mark_age (buf, (size_t) len, &age), 0);
+    CHECK (age == INT64_MAX);
+    CHECK_INT (nws_control_mark (1, buf, 6), -ENOSPC);
+    CHECK_INT (nws_control_mark_age ("mark", 4, &age), -ENOENT);
+    CHECK_INT (nws_control_mark_age ("mark 0", 6, &age), 0);
+    CHECK_INT (age, 0);
+    CHECK_INT (nws_control_mark_age ("mark ", 5, &age), -EINVAL);
+    CHECK_INT (nws_control_mark_age ("mark  1", 7, &age), -EINVAL);
+    CHECK_INT (nws_control_mark_age ("mark 1a", 7, &age), -EINVAL);
+    CHECK_INT (nws_control_mark_age ("mark-1", 6, &age), -EINVAL);
+    CHECK_INT (nws_control_mark_age ("lost", 4, &age), -EINVAL);
+    CHECK_INT (nws_control_mark_age ("mar", 3, &age), -EINVAL);
+    CHECK_INT (nws_control_mark_age (NULL, 0, &age), -EINVAL);
+    //  20 digits could overflow: refused
+    CHECK_INT (nws_control_mark_age ("mark 99999999999999999999", 25, &age), -EINVAL);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -250,6 +280,7 @@ main (int argc, char **argv)
         NWS_UNIT_CASE (rejects_kind),
         NWS_UNIT_CASE (rejects_flags),
         NWS_UNIT_CASE (rejects_reserved),
+        NWS_UNIT_CASE (mark_age),
         { NULL, NULL }
     };
     return nws_unit_run (cases, argc, argv);

@@ -24,6 +24,7 @@
 #define S_RESET_MS 2000             /* after a hub reset, how long interest may take to return */
 #define S_STATUS_MS 1000            /* status file refresh */
 #define S_ORPHAN_MS 10000           /* an open link outlives its advert this long */
+#define S_JOIN_MARGIN_MS 100        /* a client's open precedes our news of it */
 
 typedef struct {
     char host [NWS_LINK_ADDRESS_MAX]; /* address or name */
@@ -79,6 +80,7 @@ struct nws_discovery_t {
     zhashx_t *orphans;              /* link name -> int64_t: kept without a source until */
     char proxy_id [NWS_PROXY_ID_LEN + 1]; /* ours (nws_runtime.h) */
     int hub_back;                   /* the hub (re)started: mark every link again */
+    int snapshot;                   /* reading the hub's first snapshot of interest */
     s_peer_t peers [NWS_OPT_LIST_MAX]; /* --peer, parsed */
     int peer_count;                 /* peers used */
     lws_sorted_usec_list_t reset;   /* ends a hub reset */
@@ -529,7 +531,10 @@ s_interest_set (nws_discovery_t *self, const nws_channel_t *channel, int on)
             return;
         interest->channel = *channel;
         interest->confirmed = 1;
-        interest->since = zclock_mono ();
+        //  A client's open comes before our news of it; but interest we
+        //  only learn from the hub's snapshot, as we start, is old, and
+        //  what was sent before we started was another process's to read.
+        interest->since = zclock_mono () - (self->snapshot ? 0 : S_JOIN_MARGIN_MS);
         zhashx_insert (self->interest, channel->name, interest);
         nws_info ("broadcast channel %s has local clients", channel->name);
         if (self->avahi)
@@ -552,6 +557,7 @@ static void
 s_on_reset_timer (lws_sorted_usec_list_t *sul)
 {
     nws_discovery_t *self = lws_container_of (sul, nws_discovery_t, reset);
+    self->snapshot = 0;
     zlistx_t *gone = zlistx_new ();
     for (s_interest_t *i = zhashx_first (self->interest); i; i = zhashx_next (self->interest))
         if (!i->confirmed)
@@ -755,6 +761,7 @@ nws_discovery_new (const nws_discovery_config_t *config)
     if (!self)
         return NULL;
     self->config = *config;
+    self->snapshot = 1;             //  until the first reset is over
     for (int i = 0; i < config->peers.count; i++) {
         s_peer_t *peer = &self->peers [self->peer_count++];
         if (nws_discovery_parse_peer (config->peers.items [i], peer->host, sizeof peer->host,

@@ -12,7 +12,7 @@
 
 #define S_BACKOFF_MIN_MS 100
 #define S_BACKOFF_MAX_MS 5000
-#define S_SINCE_MARGIN_MS 100       /* a client's open precedes our news of it */
+#define S_SINCE_MARGIN_MS 100       /* what a broken link may have missed unnoticed */
 #define S_MARK_TICKS 3              /* marks after a link's last message */
 
 typedef enum {
@@ -107,6 +107,8 @@ s_lost (nws_link_t *self, const char *why)
     }
     self->peer_close = 0;
     if (self->state == S_OPEN) {
+        //  What the peer gets from now on is missed: ask for it back.
+        self->since = zclock_mono () - S_SINCE_MARGIN_MS;
         nws_info ("link %s to %s closed (%s); dialing again", self->key, self->dialed, why);
         self->cursor = 0;
         self->backoff_ms = S_BACKOFF_MIN_MS;
@@ -356,17 +358,16 @@ static int
 s_stream_request (nws_link_t *self, struct lws *wsi, unsigned char **p, unsigned char *end)
 {
     char value [64];
-    const char *name;
     if (self->streaming) {
-        name = "x-nws-resume:";
         snprintf (value, sizeof value, "%s:%llu", self->stream, (unsigned long long) self->next);
+        if (lws_add_http_header_by_name (wsi, (const unsigned char *) "x-nws-resume:",
+                                         (const unsigned char *) value, (int) strlen (value),
+                                         p, end))
+            return -1;
     }
-    else {
-        int64_t ago = zclock_mono () - self->since + S_SINCE_MARGIN_MS;
-        name = "x-nws-since-ms:";
-        snprintf (value, sizeof value, "%lld", (long long) (ago > 0 ? ago : 0));
-    }
-    return lws_add_http_header_by_name (wsi, (const unsigned char *) name,
+    int64_t ago = zclock_mono () - self->since;
+    snprintf (value, sizeof value, "%lld", (long long) (ago > 0 ? ago : 0));
+    return lws_add_http_header_by_name (wsi, (const unsigned char *) "x-nws-since-ms:",
                                         (const unsigned char *) value, (int) strlen (value),
                                         p, end) ? -1 : 0;
 }
@@ -397,10 +398,17 @@ s_stream_start (nws_link_t *self, struct lws *wsi)
     }
     char stream [sizeof self->stream];
     snprintf (stream, sizeof stream, "%08x:%08x", gateway, room);
+    if (self->streaming && strncmp (stream, self->stream, 8) != 0)
+        //  Another gateway process: the one we read from restarted, and
+        //  what it had not sent us went with it and with its senders'
+        //  connections; what the new one got since the break comes now.
+        nws_info ("link %s: the peer's gateway is new (%s); reading it since the break",
+                  self->key, stream);
+    else
     if (self->streaming && (strcmp (stream, self->stream) != 0 || from != self->next)) {
-        nws_warn ("link %s: cannot resume at %s:%llu (the peer starts at %s:%llu): "
+        nws_warn ("link %s: cannot resume at %s:%llu (the peer has kept from %llu on): "
                   "messages were lost", self->key, self->stream, (unsigned long long) self->next,
-                  stream, from);
+                  from);
         if (self->handlers.on_loss)
             self->handlers.on_loss (self->handlers.arg, self);
     }

@@ -24,11 +24,12 @@
     channel starts (X-Nws-Stream: <gateway>:<room>:<index>); the link
     counts what it reads, and when it dials again asks to resume there
     (X-Nws-Resume), so that a link cut for a moment gets exactly what it
-    missed from the peer's replay ring (nws_replay.h). A first link asks
-    for what was sent since this host's clients joined (X-Nws-Since-Ms).
-    When the peer cannot give all of it (the window passed, the peer
-    restarted), the link tells its owner (on_loss) before it reads
-    anything. A peer without streams (the original proxy) cannot resume:
+    missed from the peer's replay ring (nws_replay.h). It also says since
+    when it has missed messages (X-Nws-Since-Ms): since this host's
+    clients joined (a first link), or since the break; a peer whose
+    gateway restarted (a new stream) replays what it got since then. When
+    the peer no longer has everything (the window passed), the link tells
+    its owner (on_loss) before it reads anything. A peer without streams (the original proxy) cannot resume:
     every reconnection after a break is reported as a loss.
 
     Runs on the lws service thread. The owner's lws protocol named
@@ -73,8 +74,8 @@ typedef struct {
 } nws_link_handlers_t;
 
 /*  Creates a link for channel, named name in logs and status; own_id is
-    our proxy id, since when (zclock_mono ms) this host has had clients on
-    the channel. It dials once it has addresses (nws_link_set_addresses).
+    our proxy id, since when (zclock_mono ms) it wants the messages sent
+    (when this host's clients joined the channel). It dials once it has addresses (nws_link_set_addresses).
     Returns NULL when out of memory.  */
 nws_link_t *nws_link_new (struct lws_context *context, struct lws_vhost *vhost,
                           const char *name, const nws_channel_t *channel,

@@ -889,11 +889,13 @@ s_header (struct lws *wsi, const char *name, char *buf, int cap)
 
 //  Where a peer proxy's link starts in the room's stream. An nws peer
 //  (it sent its proxy id) says how far it got on an earlier link to this
-//  room (X-Nws-Resume: <gateway>:<room epoch>:<next index>) or, on its
-//  first link, how long its host has had clients on the channel
-//  (X-Nws-Since-Ms): it gets what it missed from the replay ring, and is
-//  told where its stream starts (X-Nws-Stream, in the 101) so that it can
-//  tell whether that was everything. Anyone else starts live.
+//  room (X-Nws-Resume: <gateway>:<room epoch>:<next index>), and since
+//  when it has missed messages (X-Nws-Since-Ms: since its host's clients
+//  joined, or since its last link broke). It gets what it missed from the
+//  replay ring: from the index it names in our stream, else (its stream
+//  was another gateway's or room's, which restarted) what arrived since
+//  then. The 101 tells it where its stream starts (X-Nws-Stream), so that
+//  it can tell whether that was everything. Anyone else starts live.
 static void
 s_stream_start (nws_gateway_t *self, nws_session_t *session, nws_room_t *room,
                 struct lws *wsi)
@@ -906,10 +908,11 @@ s_stream_start (nws_gateway_t *self, nws_session_t *session, nws_room_t *room,
     unsigned instance, epoch;
     unsigned long long next, since;
     char extra;
-    if (s_header (wsi, "x-nws-resume:", value, sizeof value) > 0) {
-        if (sscanf (value, "%8x:%8x:%llu%c", &instance, &epoch, &next, &extra) == 3
-        &&  instance == self->instance && epoch == room->epoch
-        &&  next >= nws_replay_first (&room->replay) && next <= room->replay.next)
+    if (s_header (wsi, "x-nws-resume:", value, sizeof value) > 0
+    &&  sscanf (value, "%8x:%8x:%llu%c", &instance, &epoch, &next, &extra) == 3
+    &&  instance == self->instance && epoch == room->epoch) {
+        //  Our own stream: from where it stopped, if we still have that.
+        if (next >= nws_replay_first (&room->replay) && next <= room->replay.next)
             session->stream_from = next;
     }
     else

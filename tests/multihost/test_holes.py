@@ -241,9 +241,11 @@ class LinkCuts(HolesCase):
         problems = []
         for k, a in enumerate(self.agents):
             for c in ("chat0", "chat1"):
-                code = closes_of(a, c)[0].get("code")
-                if code != GAP:
-                    problems.append("%s %s closed with %s, want %d" % (a.host.name, c, code, GAP))
+                end = closes_of(a, c)[0]
+                # (chat0 sends every 10 ms: a send racing the close may end
+                # its socket before the close frame is read)
+                if end.get("code") != GAP and not (c == "chat0" and end.get("by") == "error"):
+                    problems.append("%s %s closed: %s, want %d" % (a.host.name, c, end, GAP))
                 for t in tags:
                     p = nwsmh.check_increasing(a.numbers(c, t))
                     if p:

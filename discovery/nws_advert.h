@@ -1,5 +1,5 @@
 /*  nws_advert - the DNS-SD adverts of broadcast channels, as the original
-    Named WebSockets proxy writes and reads them (DESIGN.md section 5):
+    Named WebSockets proxy writes and reads them (README, "Broadcast across the LAN"):
 
         type      _ws._tcp, domain local
         instance  "<decimal random>.<name>._bws" (literal dots in one label)

@@ -171,6 +171,23 @@ s_orphans_sweep (nws_discovery_t *self)
     zlistx_destroy (&due);
 }
 
+//  Publishes a control message (a mark, or lost) on link's channel, in the
+//  name of link's origin.
+static void
+s_link_control (nws_discovery_t *self, nws_link_t *link, uint64_t seq,
+                const char *payload, size_t len)
+{
+    char topic [NWS_TOPIC_MAX];
+    int topic_len = nws_channel_topic (nws_link_channel (link), topic, sizeof topic);
+    nws_envelope_t env = {
+        .kind = NWS_KIND_TEXT,
+        .flags = NWS_FLAG_CONTROL | NWS_FLAG_FROM_PROXY,
+        .origin = (uint64_t) self->instance << 32 | nws_link_id (link),
+        .seq = seq,
+    };
+    nws_hubmsg_send (self->pub, topic, (size_t) topic_len, &env, payload, len);
+}
+
 //  Marks what each link published, as a gateway marks its clients: a
 //  receiver then notices the tail of a burst lost in our hub even when
 //  nothing follows it.
@@ -183,17 +200,9 @@ s_links_mark (nws_discovery_t *self)
         uint64_t seq, age;
         if (!nws_link_mark (link, again, &seq, &age))
             continue;
-        char topic [NWS_TOPIC_MAX];
-        int topic_len = nws_channel_topic (nws_link_channel (link), topic, sizeof topic);
-        nws_envelope_t env = {
-            .kind = NWS_KIND_TEXT,
-            .flags = NWS_FLAG_CONTROL | NWS_FLAG_FROM_PROXY,
-            .origin = (uint64_t) self->instance << 32 | nws_link_id (link),
-            .seq = seq,
-        };
         char mark [NWS_CONTROL_MARK_MAX];
         int len = nws_control_mark (age, mark, sizeof mark);
-        nws_hubmsg_send (self->pub, topic, (size_t) topic_len, &env, mark, (size_t) len);
+        s_link_control (self, link, seq, mark, (size_t) len);
     }
 }
 
@@ -235,15 +244,7 @@ static void
 s_on_link_loss (void *arg, nws_link_t *link)
 {
     nws_discovery_t *self = arg;
-    char topic [NWS_TOPIC_MAX];
-    int topic_len = nws_channel_topic (nws_link_channel (link), topic, sizeof topic);
-    nws_envelope_t env = {
-        .kind = NWS_KIND_TEXT,
-        .flags = NWS_FLAG_CONTROL | NWS_FLAG_FROM_PROXY,
-        .origin = (uint64_t) self->instance << 32 | nws_link_id (link),
-    };
-    nws_hubmsg_send (self->pub, topic, (size_t) topic_len, &env,
-                     NWS_CONTROL_LOST, strlen (NWS_CONTROL_LOST));
+    s_link_control (self, link, 0, NWS_CONTROL_LOST, strlen (NWS_CONTROL_LOST));
 }
 
 //  1 if address (numeric, IPv6 maybe with %scope) is loopback or one of

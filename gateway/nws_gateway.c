@@ -287,7 +287,7 @@ s_session_message (nws_gateway_t *self, nws_session_t *session)
     session->rx = NULL;
     nws_room_t *room = session->room;
     if (session->is_proxy) {
-        //  The dialing side of a proxy link only reads (DESIGN.md 5).
+        //  The dialing side of a proxy link only reads (the original's convention; README, "Broadcast across the LAN").
         self->counters.proxy_ignored++;
         nws_frame_unref (&frame);
         return;
@@ -850,32 +850,7 @@ s_is_proxy_link (struct lws *wsi)
     return strcasecmp (value, "true") == 0;
 }
 
-//  Which proxy an inbound proxy link comes from: "id:<proxy id>" when an
-//  nws peer says (X-Nws-Proxy-Id), else "mac:<link-layer address>" of the
-//  peer's address from the kernel's neighbour table (the original proxy,
-//  which dials once per address family from one network card), else "".
-static void
-s_proxy_identity (struct lws *wsi, char *buf, size_t cap)
-{
-    static const char header [] = "x-nws-proxy-id:";
-    char id [NWS_PROXY_ID_LEN + 2] = "";
-    buf [0] = '\0';
-    int len = lws_hdr_custom_length (wsi, header, sizeof header - 1);
-    if (len > 0 && len < (int) sizeof id)
-        lws_hdr_custom_copy (wsi, id, sizeof id, header, sizeof header - 1);
-    if (nws_runtime_proxy_id_valid (id)) {
-        snprintf (buf, cap, "id:%s", id);
-        return;
-    }
-    struct sockaddr_storage peer;
-    socklen_t peer_len = sizeof peer;
-    char mac [NWS_NEIGH_MAX];
-    if (getpeername (lws_get_socket_fd (wsi), (struct sockaddr *) &peer, &peer_len) == 0
-    &&  nws_neigh_lookup ((struct sockaddr *) &peer, mac, sizeof mac) == 0)
-        snprintf (buf, cap, "mac:%s", mac);
-}
-
-//  Reads an nws peer link's request header name (e.g. "x-nws-resume:")
+//  Reads a request header name (e.g. "x-nws-resume:")
 //  into buf. Returns its length, or -1 when it is absent or too long.
 static int
 s_header (struct lws *wsi, const char *name, char *buf, int cap)
@@ -885,6 +860,27 @@ s_header (struct lws *wsi, const char *name, char *buf, int cap)
     if (len <= 0 || len >= cap || lws_hdr_custom_copy (wsi, buf, cap, name, nlen) < 0)
         return -1;
     return len;
+}
+
+//  Which proxy an inbound proxy link comes from: "id:<proxy id>" when an
+//  nws peer says (X-Nws-Proxy-Id), else "mac:<link-layer address>" of the
+//  peer's address from the kernel's neighbour table (the original proxy,
+//  which dials once per address family from one network card), else "".
+static void
+s_proxy_identity (struct lws *wsi, char *buf, size_t cap)
+{
+    char id [NWS_PROXY_ID_LEN + 2];
+    buf [0] = '\0';
+    if (s_header (wsi, "x-nws-proxy-id:", id, sizeof id) > 0 && nws_runtime_proxy_id_valid (id)) {
+        snprintf (buf, cap, "id:%s", id);
+        return;
+    }
+    struct sockaddr_storage peer;
+    socklen_t peer_len = sizeof peer;
+    char mac [NWS_NEIGH_MAX];
+    if (getpeername (lws_get_socket_fd (wsi), (struct sockaddr *) &peer, &peer_len) == 0
+    &&  nws_neigh_lookup ((struct sockaddr *) &peer, mac, sizeof mac) == 0)
+        snprintf (buf, cap, "mac:%s", mac);
 }
 
 //  Where a peer proxy's link starts in the room's stream. An nws peer

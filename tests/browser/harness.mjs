@@ -38,7 +38,7 @@ export const READY_MS = 10000;      // for a program's ready line
 export const STOP_MS = 5000;        // for a program to exit on SIGTERM
 export const WAIT_MS = 10000;       // for anything a test waits for in a page
 
-// The flags DESIGN.md names, plus one: QUIC is never needed on loopback.
+// The flags headless Chromium needs on a machine without network, plus one: QUIC is never needed on loopback.
 export const CHROMIUM_FLAGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",

@@ -229,7 +229,7 @@ class NetnsChild(NwsTestCase):
                 self.assertReceives(remote, [binary(b"\xff to lan")])
 
     def test_admin_pages_only_from_loopback(self):
-        # DESIGN.md section 6: the admin pages answer only loopback peers.
+        # README, "URLs": the admin pages answer only loopback peers.
         for gw in (self.dual, self.v4):
             for path in ("/", "/status"):
                 with self.subTest(gateway=gw.name, path=path):

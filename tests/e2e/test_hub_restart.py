@@ -105,7 +105,7 @@ class HubRestart(NwsTestCase):
         self.assertReceives(b1, [text("fence2")], what="b1 at the end")
 
     def assertPrefixThenGapClose(self, client, sent, what):
-        """DESIGN.md section 8: client receives a prefix of sent, in order,
+        """The delivery promise (README): client receives a prefix of sent, in order,
         and then either the rest or a close with 4002 -- never a message
         after a missing one (a silent gap)."""
         got = []

@@ -1,6 +1,6 @@
 """End to end: the hub's wire format seen from outside (python3-zmq).
 
-DESIGN.md sections 4, 7 and 8 and proto/include/nws_envelope.h: a hub
+The README's hub wire format, tapping and delivery sections and proto/include/nws_envelope.h: a hub
 message is [topic "<scope>/<name>/"][20-byte envelope][payload], or
 [topic][payload] from an outside publisher (a text message). A tap (SUB on
 hub-out) sees what clients send; an injector (PUB on hub-in) feeds a

@@ -114,7 +114,7 @@ class LocalChannels(NwsTestCase):
         self.assertReceives(b, [text(body.decode("utf-8")), binary(blob), text("after")])
 
     def test_invalid_utf8_text_from_a_client_closes_it_with_1007(self):
-        # RFC 6455 section 8.1; DESIGN.md section 9 (lws validates UTF-8).
+        # RFC 6455 section 8.1; lws validates UTF-8 (README, close codes).
         a, b = self.nws.open_clients(self.gw, "/local/utf8", 2)
         ABNF = websocket.ABNF
         a.ws.send_frame(ABNF.create_frame(b"\xff\xfe bad", ABNF.OPCODE_TEXT))

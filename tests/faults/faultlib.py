@@ -1,4 +1,4 @@
-"""faultlib - steady numbered traffic, and the checks of DESIGN.md section 8,
+"""faultlib - steady numbered traffic, and the checks of the delivery promise (README),
 for the fault tests.
 
 Builds on tests/e2e/nwstest.py (processes, ready lines, cleanup); this

@@ -5,7 +5,7 @@ has a sender on A, g1 a sender on B, g2 a sender on each; every channel
 has two receivers on each gateway. A is killed (SIGKILL) and restarted on
 its port, then B.
 
-Expected (DESIGN.md section 8): the killed gateway's own clients see their
+Expected (the delivery promise, README "How delivery works"): the killed gateway's own clients see their
 connection drop (no close frame can come from a killed process) and
 reconnect to the restarted gateway, where they receive again within
 RECOVERY seconds. The other gateway's clients are not disturbed at all:

@@ -8,7 +8,7 @@ sender (on A) is sending, and a new channel gets a receiver on each
 gateway and then a sender on A. Once the hub is back, a joined receiver
 must get every message sent after its handshake (or be closed with 4002).
 
-DESIGN.md section 8: every message is delivered exactly once and in order,
+The delivery promise (README): every message is delivered exactly once and in order,
 or the receiving connection is closed with a reason. Messages inside the
 killed hub are lost, so here the only acceptable close is 4002 ("messages
 were lost upstream"), and it must come right where the gap is: what a

@@ -8,7 +8,7 @@ BURST (interleaved) and closes its connection; the hub is SIGKILLed right
 after the last send and restarted. Messages still inside the killed hub
 are lost.
 
-Expected (DESIGN.md section 8, "delivered, or the receiving connection is
+Expected (the delivery promise in the README, "delivered, or the receiving connection is
 closed with a reason"; issue 7, "traffic recovers within a few seconds"):
 within TAIL_WAIT seconds of the new hub's ready line, every receiver on
 gateway B has either every message of both senders, in order, or has been

@@ -6,7 +6,7 @@ has sent OUTAGES[k] more messages (~2 ms each), so the gateways spend that
 long reconnecting (libzmq retries with a growing interval). During each
 outage a receiver on B joins a channel whose sender (on A) keeps sending.
 
-Expected (DESIGN.md section 8): receivers get every message sent after
+Expected (the delivery promise, README "How delivery works"): receivers get every message sent after
 their handshake, in order, or are closed with 4002 -- for the joined
 receivers as for the others; no other close; traffic flows again within
 RECOVERY seconds of the new hub's ready line.

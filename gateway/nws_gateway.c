@@ -2,6 +2,7 @@
 #include "nws_gateway.h"
 
 #include <czmq.h>
+#include <ev.h>
 #include <errno.h>
 #include <libwebsockets.h>
 #include <string.h>
@@ -61,6 +62,7 @@ struct nws_gateway_t {
     uint32_t instance;              /* random origin id of this process */
     char proxy_id [NWS_PROXY_ID_LEN + 1]; /* this host's proxy id, told to peer proxies */
     struct lws_context *context;    /* lws */
+    struct ev_loop *loop;           /* libev, epoll: lws's own poll() walks every descriptor */
     struct lws_vhost *vhost;        /* the one vhost */
     nws_listener_t *listener;       /* our SO_REUSEPORT socket */
     nws_hublink_t *hub;             /* PUB/SUB on the hub */
@@ -1227,9 +1229,20 @@ nws_gateway_new (const nws_gateway_config_t *config)
     //  new connection costs a walk over all the others (a quarter of the
     //  gateway's time at 8,000 clients). s_sweep does pings instead.
     info.retry_and_idle_policy = &self->idle_policy;
+    //  lws's own loop calls poll() over every descriptor on every turn:
+    //  5,000 idle clients cut a busy channel's throughput by 80 %. On
+    //  libev's epoll loop (ours, run in nws_gateway_run) they cost nothing.
+    self->loop = ev_loop_new (EVBACKEND_EPOLL);
+    if (!self->loop) {
+        nws_error ("ev_loop_new: no epoll");
+        goto fail;
+    }
+    void *loops [1] = { self->loop };
+    info.options |= LWS_SERVER_OPTION_LIBEV;
+    info.foreign_loops = loops;
     self->context = lws_create_context (&info);
     if (!self->context) {
-        nws_error ("lws_create_context failed");
+        nws_error ("lws_create_context failed (is libwebsockets-evlib-ev installed?)");
         goto fail;
     }
     self->vhost = lws_create_vhost (self->context, &info);
@@ -1273,8 +1286,7 @@ s_close_all (nws_gateway_t *self)
     int64_t deadline = zclock_mono () + 1000;
     lws_sul_schedule (self->context, 0, &wake, s_on_wake, 1000 * LWS_US_PER_MS);
     while (self->sessions && zclock_mono () < deadline)
-        if (lws_service (self->context, 0) < 0)
-            break;
+        ev_run (self->loop, EVRUN_ONCE);
     lws_sul_cancel (&wake);
 }
 
@@ -1378,7 +1390,7 @@ s_sweep (nws_gateway_t *self)
     }
 }
 
-//  A signal that lands between the loop's check of *stop and lws's poll()
+//  A signal that lands between the loop's check of *stop and epoll_wait()
 //  would wait for the next event; this tick bounds that wait.
 static void
 s_on_tick (lws_sorted_usec_list_t *sul)
@@ -1393,8 +1405,7 @@ nws_gateway_run (nws_gateway_t *self, volatile sig_atomic_t *stop)
 {
     s_on_tick (&self->tick);
     while (!*stop)
-        if (lws_service (self->context, 0) < 0)
-            break;
+        ev_run (self->loop, EVRUN_ONCE);
     lws_sul_cancel (&self->tick);
     s_close_all (self);
     return 0;
@@ -1410,6 +1421,8 @@ nws_gateway_destroy (nws_gateway_t **self_p)
     //  rooms unsubscribe through the hub link: keep both until then.
     if (self->context)
         lws_context_destroy (self->context);
+    if (self->loop)
+        ev_loop_destroy (self->loop);
     nws_hublink_destroy (&self->hub);
     nws_listener_destroy (&self->listener);
     zhashx_destroy (&self->rooms);

@@ -24,7 +24,6 @@ main (int argc, char **argv)
         .max_message = NWS_DEFAULT_MAX_MESSAGE,
         .queue_msgs = NWS_DEFAULT_QUEUE_MSGS,
         .queue_bytes = NWS_DEFAULT_QUEUE_BYTES,
-        .max_clients = NWS_DEFAULT_MAX_CLIENTS,
         .max_per_address = NWS_DEFAULT_MAX_PER_ADDRESS,
         .max_channels = NWS_DEFAULT_MAX_CHANNELS,
         .ping_secs = NWS_DEFAULT_PING_SECS,
@@ -48,7 +47,8 @@ main (int argc, char **argv)
         { "send-queue-bytes", NWS_OPT_SIZE, &config.queue_bytes, 1024, 4ULL << 30, "BYTES",
           "bytes queued per client before it is closed with 4001 (default 64M)" },
         { "max-clients", NWS_OPT_UINT, &config.max_clients, 1, 1000000, "N",
-          "WebSocket clients per process; more get 503 (default 10000)" },
+          "WebSocket clients per process; more get 503 (default: the open-files "
+          "limit, raised to its hard limit, less 128)" },
         { "max-clients-per-address", NWS_OPT_UINT, &config.max_per_address, 1, 1000000, "N",
           "WebSocket clients from one address; more get 429 (default 1000)" },
         { "max-channels", NWS_OPT_UINT, &config.max_channels, 1, 1000000, "N",
@@ -74,12 +74,23 @@ main (int argc, char **argv)
     nws_log_init ("nws-gateway", verbose ? NWS_LOG_DEBUG : NWS_LOG_INFO);
 
     nws_process_stop_on_signals (&s_stop);
+    //  Every client is a descriptor: the limit on them is the real cap.
+    unsigned long files = nws_process_raise_files ();
+    unsigned long room = files > 2 * NWS_FILES_RESERVED ? files - NWS_FILES_RESERVED
+                                                        : NWS_FILES_RESERVED;
+    if (config.max_clients == 0)
+        config.max_clients = room < 1000000 ? room : 1000000;
+    else
+    if (config.max_clients > room)
+        nws_warn ("--max-clients %lu is more than the open-files limit (%lu) allows: "
+                  "clients beyond about %lu will be refused",
+                  (unsigned long) config.max_clients, files, room);
 
     nws_gateway_t *gateway = nws_gateway_new (&config);
     if (!gateway)
         return 1;
-    nws_info ("ready: listening on [%s]:%u, hub in %s", config.bind,
-              nws_gateway_port (gateway), config.runtime_dir);
+    nws_info ("ready: listening on [%s]:%u, hub in %s, at most %lu clients", config.bind,
+              nws_gateway_port (gateway), config.runtime_dir, (unsigned long) config.max_clients);
     printf ("ready port=%u\n", nws_gateway_port (gateway));
     fflush (stdout);
     nws_gateway_run (gateway, &s_stop);

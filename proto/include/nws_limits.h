@@ -9,7 +9,7 @@
 #define NWS_DEFAULT_MAX_MESSAGE   (1024 * 1024)        /* bytes, per message */
 #define NWS_DEFAULT_QUEUE_MSGS    4096                 /* per-client send queue */
 #define NWS_DEFAULT_QUEUE_BYTES   (64 * 1024 * 1024)   /* per-client send queue */
-#define NWS_DEFAULT_MAX_CLIENTS   10000                /* per gateway process */
+#define NWS_FILES_RESERVED        128                  /* descriptors a gateway keeps for itself */
 #define NWS_DEFAULT_MAX_PER_ADDRESS 1000               /* clients from one address */
 #define NWS_DEFAULT_MAX_CHANNELS  10000                /* per gateway process */
 #define NWS_DEFAULT_PING_SECS     30                   /* ping a silent client */

@@ -18,4 +18,8 @@ int nws_process_options (const nws_opt_t *opts, int argc, char **argv,
     blocking poll returns), and ignores SIGPIPE. Call once.  */
 void nws_process_stop_on_signals (volatile sig_atomic_t *stop);
 
+/*  Raises the soft limit on open files to the hard limit (a server's
+    clients each take one). Returns the limit now in force.  */
+unsigned long nws_process_raise_files (void);
+
 #endif

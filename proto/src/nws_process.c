@@ -1,7 +1,9 @@
 /*  nws_process - what the main() of every nws program does alike.  */
 #include "nws_process.h"
 
+#include <limits.h>
 #include <stdio.h>
+#include <sys/resource.h>
 
 #include "nws_limits.h"
 
@@ -45,4 +47,19 @@ nws_process_stop_on_signals (volatile sig_atomic_t *stop)
     sigaction (SIGINT, &action, NULL);
     sigaction (SIGTERM, &action, NULL);
     signal (SIGPIPE, SIG_IGN);
+}
+
+unsigned long
+nws_process_raise_files (void)
+{
+    struct rlimit limit;
+    if (getrlimit (RLIMIT_NOFILE, &limit) < 0)
+        return 1024;
+    if (limit.rlim_cur < limit.rlim_max) {
+        rlim_t soft = limit.rlim_cur;
+        limit.rlim_cur = limit.rlim_max;
+        if (setrlimit (RLIMIT_NOFILE, &limit) < 0)
+            limit.rlim_cur = soft;
+    }
+    return limit.rlim_cur == RLIM_INFINITY ? ULONG_MAX : (unsigned long) limit.rlim_cur;
 }

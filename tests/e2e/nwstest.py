@@ -560,11 +560,12 @@ class Nws:
         return hub
 
     def start_gateway(self, port=0, bind="127.0.0.1", max_message=None, send_queue=None,
-                      extra=()):
+                      extra=(), wrap=()):
         """Starts nws-gateway and waits for `ready port=N`. bind None leaves
-        the default (::)."""
+        the default (::). wrap is a command that execs the gateway, e.g.
+        prlimit with its options."""
         n = sum(1 for p in self.procs if isinstance(p, Gateway)) + 1
-        argv = [GATEWAY, "--port", str(port), "--runtime-dir", self.runtime_dir]
+        argv = list(wrap) + [GATEWAY, "--port", str(port), "--runtime-dir", self.runtime_dir]
         if bind is not None:
             argv += ["--bind", bind]
         if max_message is not None:

@@ -503,13 +503,15 @@ class HardeningCase(NwsTestCase):
     """A hub, one gateway (GATEWAY_ARGS) and two bystanders on CHANNEL."""
 
     GATEWAY_ARGS = ()
+    GATEWAY_WRAP = ()               # a command that execs the gateway (prlimit ...)
     CHANNEL = "/local/target"
     BIND = "127.0.0.1"
 
     def setUp(self):
         super().setUp()
         self.nws.start_hub()
-        self.gw = self.nws.start_gateway(bind=self.BIND, extra=self.GATEWAY_ARGS)
+        self.gw = self.nws.start_gateway(bind=self.BIND, extra=self.GATEWAY_ARGS,
+                                         wrap=self.GATEWAY_WRAP)
         self.port = self.gw.port
         self.by = Bystanders(self.nws, self.gw, self.CHANNEL)
         self.raws = []

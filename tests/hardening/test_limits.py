@@ -6,6 +6,8 @@ it.
   once a client leaves, a newcomer gets in again. A flood of bare TCP
   connections far beyond it is cut at accept (nws_refused_full_total)
   while the connected clients keep talking.
+* --max-clients by default: the open-files hard limit less 128, after the
+  gateway raised its soft limit (run under prlimit --nofile=150:300).
 * --max-clients-per-address: 429 beyond it for a non-loopback address
   (nws_refused_address_total), another address unaffected, loopback exempt
   -- from 10.253.0.x inside a private network namespace (`unshare -n`).
@@ -87,6 +89,24 @@ class MaxClients(LimitCase):
         self.assertRefused("/local/new", 503)
         self.talk(third2, third, "the newcomer talks")
         self.assertUndisturbed("after a leave", newcomer=False)
+
+
+class FilesLimit(LimitCase):
+    """No --max-clients: the cap follows the open-files limit."""
+
+    # A soft limit of 150 would leave room for 22 clients; the gateway
+    # raises it to the hard limit, 300, and keeps 128 for itself.
+    GATEWAY_WRAP = ("prlimit", "--nofile=150:300")
+
+    def test_default_max_clients_is_the_hard_limit_less_128(self):
+        before = counters(self.port)
+        clients = self.nws.open_clients(self.gw, "/local/many", 172 - 2)
+        self.assertRefused("/local/many", 503)
+        self.assertEqual(counters(self.port)["refused_clients"] - before["refused_clients"], 1)
+        clients[0].send_text("all %d in" % len(clients))
+        for c in clients[1:]:
+            self.assertReceives(c, [text("all %d in" % len(clients))])
+        self.assertUndisturbed("at the default limit", newcomer=False)
 
 
 class ConnectionFlood(LimitCase):
@@ -338,7 +358,7 @@ class NetnsPerAddress(LimitCase):
 
 
 def load_tests(loader, tests, pattern):
-    return netns_suite(loader, [MaxClients, ConnectionFlood, MaxChannels, Keepalive, PerAddress],
+    return netns_suite(loader, [MaxClients, FilesLimit, ConnectionFlood, MaxChannels, Keepalive, PerAddress],
                        [NetnsPerAddress])
 
 

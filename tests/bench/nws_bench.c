@@ -18,7 +18,10 @@
     connect  opens one anchor connection per channel (so that every channel
              exists), then N measured connections, K in flight at a time,
              and keeps them open: connections/s and handshake latency (from
-             connect() to the 101 response).
+             connect() to the 101 response). With --churn there are no
+             anchors and every connection opens a channel of its own,
+             <channel>-<i>, that did not exist before: the cost of a new
+             channel on top of a connection.
     idle     as connect (N = 5000 by default), then holds the connections
              idle for --hold-ms and reports each server process's RSS growth
              per connection.
@@ -170,6 +173,7 @@ typedef struct {
     bool binary;                    /* fanout: binary frames instead of text */
     uint32_t connections;           /* connect, idle: N */
     uint32_t concurrency;           /* connections being set up at once, K */
+    bool churn;                     /* connect, idle: a new channel per connection, no anchors */
     uint64_t hold_ms;               /* idle: how long to hold them before reading RSS */
     uint64_t timeout;               /* seconds for the whole run */
     pid_t pids [S_PIDS_MAX];        /* the server's processes */
@@ -304,6 +308,14 @@ s_now (void)
     struct timespec ts;
     clock_gettime (CLOCK_MONOTONIC, &ts);
     return (uint64_t) ts.tv_sec * S_SEC + (uint64_t) ts.tv_nsec;
+}
+
+//  Untimed anchor connections a connect or idle run opens first: one per
+//  channel, none with --churn (every connection makes its own channel).
+static uint32_t
+s_config_anchors (const s_config_t *config)
+{
+    return config->mode == S_MODE_FANOUT || config->churn ? 0 : config->channels;
 }
 
 static const char *
@@ -1437,7 +1449,7 @@ s_bench_advance_setup (s_bench_t *self)
 {
     const s_config_t *config = &self->config;
     uint64_t now = s_now ();
-    if (self->phase == S_PHASE_ANCHORS && self->opened == config->channels) {
+    if (self->phase == S_PHASE_ANCHORS && self->opened == s_config_anchors (config)) {
         s_servers_rss (self, true);
         s_bench_start (self);
         for (uint32_t i = 0; i < config->connections; i++)
@@ -1452,7 +1464,7 @@ s_bench_advance_setup (s_bench_t *self)
             self->hold_end = now + config->hold_ms * S_MS;
             self->phase = S_PHASE_HOLD;
             //  For a script that keeps these open while it measures something else.
-            printf ("holding %" PRIu32 " connections\n", self->opened - config->channels);
+            printf ("holding %" PRIu32 " connections\n", self->opened - s_config_anchors (config));
             fflush (stdout);
         }
         else
@@ -1652,7 +1664,7 @@ s_config_connections (const s_config_t *config)
 {
     if (config->mode == S_MODE_FANOUT)
         return (uint64_t) config->channels * (config->receivers + 1);
-    return (uint64_t) config->connections + config->channels;
+    return (uint64_t) config->connections + s_config_anchors (config);
 }
 
 //  Resolves the server, allocates every connection and queues the first
@@ -1731,9 +1743,11 @@ s_bench_new (const s_config_t *config)
         self->phase = S_PHASE_RECEIVERS;
     }
     else {
-        for (uint32_t c = 0; c < config->channels; c++)
+        for (uint32_t c = 0; c < s_config_anchors (config); c++)
             s_bench_queue (self, &self->channels [c].sender);
         self->phase = S_PHASE_ANCHORS;
+        if (config->churn)
+            s_bench_advance_setup (self);
     }
     s_bench_feed (self);
     return self;
@@ -1943,7 +1957,8 @@ s_bench_report_setup (const s_bench_t *self)
 {
     const s_config_t *config = &self->config;
     bool started = self->start != 0;
-    uint32_t opened = self->opened > config->channels ? self->opened - config->channels : 0;
+    uint32_t anchors = s_config_anchors (config);
+    uint32_t opened = self->opened > anchors ? self->opened - anchors : 0;
     double elapsed = started ? (double) (self->stop - self->start) / 1e9 : 0;
     double rate = elapsed > 0 ? (double) opened / elapsed : 0;
     double user = started ? s_seconds (self->ru_stop.ru_utime) - s_seconds (self->ru_start.ru_utime) : 0;
@@ -1969,10 +1984,10 @@ s_bench_report_setup (const s_bench_t *self)
                  config->timeout, s_phase_waiting (self->ended_in));
     if (started) {
         printf ("nws-bench: ws://%s/local/%s%s, %" PRIu32 " %sconnections on %" PRIu32
-                " channel%s, %" PRIu32 " in flight\n",
+                " %schannel%s, %" PRIu32 " in flight\n",
                 self->host_header, config->channel, config->channels > 1 ? "-<i>" : "",
                 config->connections, idle ? "idle " : "", config->channels,
-                config->channels > 1 ? "s" : "", config->concurrency);
+                config->churn ? "new " : "", config->channels > 1 ? "s" : "", config->concurrency);
         printf ("  opened      %" PRIu32 " in %.3f s: %.0f connections/s (%" PRIu32 " refused, %"
                 PRIu32 " dropped)\n", opened, elapsed, rate, self->refused, self->dropped);
         printf ("  handshake   p50 %.1f us, p90 %.1f us, p99 %.1f us, max %.1f us\n",
@@ -1994,13 +2009,13 @@ s_bench_report_setup (const s_bench_t *self)
         fprintf (stderr, "nws-bench: %" PRIu64 " more connection errors not shown\n",
                  self->errors - S_ERRORS_SHOWN);
     printf ("RESULT mode=%s status=%s connections=%" PRIu32 " opened=%" PRIu32 " refused=%" PRIu32
-            " dropped=%" PRIu32 " channels=%" PRIu32 " concurrency=%" PRIu32 " elapsed_s=%.6f"
+            " dropped=%" PRIu32 " channels=%" PRIu32 " churn=%d concurrency=%" PRIu32 " elapsed_s=%.6f"
             " conn_per_s=%.0f hs_p50_us=%.1f hs_p90_us=%.1f hs_p99_us=%.1f hs_max_us=%.1f"
             " server_cpu_pct=%.1f server_ns_per_conn=%.0f rss_before_kib=%" PRIu64
             " rss_after_kib=%" PRIu64 " rss_kib_per_conn=%.3f cpu_pct=%.1f user_s=%.3f sys_s=%.3f"
             " other_cpu_pct=%.1f steal_pct=%.1f\n",
             s_mode_name (config->mode), status, config->connections, opened, self->refused,
-            self->dropped, config->channels, config->concurrency, elapsed, rate,
+            self->dropped, config->channels, config->churn, config->concurrency, elapsed, rate,
             s_hist_us (hs, 0.50), s_hist_us (hs, 0.90), s_hist_us (hs, 0.99), s_hist_us (hs, 1),
             server_share * 100, ns_per_conn, rss_before, rss_after, kib_per_conn,
             cpu_share * 100, user, sys, other_pct, steal_pct);
@@ -2040,6 +2055,8 @@ s_usage (FILE *file)
         "after one untimed anchor connection per channel\n"
         "  --connections N    (default 1000 for connect, 5000 for idle)\n"
         "  --concurrency K    connections being set up at once (default 100)\n"
+        "  --churn            no anchors: connection i opens a new channel NAME-i\n"
+        "                     of its own (C = N, at most %d)\n"
         "  --hold-ms MS       idle: hold them this long, then read the servers'\n"
         "                     RSS (default 1000); \"holding N connections\" is\n"
         "                     printed when the hold starts\n"
@@ -2049,7 +2066,7 @@ s_usage (FILE *file)
         "connection opened and stayed open (connect, idle); 1 if not, or on a\n"
         "timeout or a connection error; 2 on a usage error. Messages of another run\n"
         "count as foreign: give concurrent runs channels of their own.\n",
-        S_HEADER_SIZE);
+        S_HEADER_SIZE, S_CHANNELS_MAX);
 }
 
 //  Parses a decimal within [low, high] into *value. Returns 0 or -EINVAL,
@@ -2091,7 +2108,7 @@ s_parse_pids (const char *text, s_config_t *config)
 
 enum {                              /* getopt_long values past any char */
     S_OPT_HELP = 256, S_OPT_MODE, S_OPT_CHANNELS, S_OPT_RATE, S_OPT_PIDS,
-    S_OPT_CONNECTIONS, S_OPT_CONCURRENCY, S_OPT_HOLD
+    S_OPT_CONNECTIONS, S_OPT_CONCURRENCY, S_OPT_HOLD, S_OPT_CHURN
 };
 
 static bool
@@ -2131,6 +2148,7 @@ s_parse_args (int argc, char **argv, s_config_t *config)
         { "connections", required_argument, NULL, S_OPT_CONNECTIONS },
         { "concurrency", required_argument, NULL, S_OPT_CONCURRENCY },
         { "hold-ms", required_argument, NULL, S_OPT_HOLD },
+        { "churn", no_argument, NULL, S_OPT_CHURN },
         { "server-pid", required_argument, NULL, S_OPT_PIDS },
         { "timeout", required_argument, NULL, 't' },
         { "help", no_argument, NULL, S_OPT_HELP },
@@ -2184,6 +2202,7 @@ s_parse_args (int argc, char **argv, s_config_t *config)
                 config->concurrency = (uint32_t) number;
                 break;
             case S_OPT_HOLD: rc = s_parse_number ("hold-ms", optarg, 0, 3600000, &config->hold_ms); break;
+            case S_OPT_CHURN: config->churn = true; break;
             case S_OPT_PIDS: rc = s_parse_pids (optarg, config); break;
             case 't': rc = s_parse_number ("timeout", optarg, 1, 86400 * 365, &config->timeout); break;
             case S_OPT_HELP: s_usage (stdout); return 1;
@@ -2192,6 +2211,15 @@ s_parse_args (int argc, char **argv, s_config_t *config)
     }
     config->connections = (uint32_t) (connections ? connections
                                     : config->mode == S_MODE_IDLE ? 5000 : 1000);
+    if (rc == 0 && config->churn) {
+        if (config->mode == S_MODE_FANOUT || config->connections > S_CHANNELS_MAX) {
+            fprintf (stderr, "nws-bench: --churn is for connect and idle, at most %d connections\n",
+                     S_CHANNELS_MAX);
+            rc = -EINVAL;
+        }
+        else
+            config->channels = config->connections;
+    }
     if (rc == 0 && optind < argc) {
         fprintf (stderr, "nws-bench: unexpected argument '%s'\n", argv [optind]);
         rc = -EINVAL;

@@ -1,20 +1,24 @@
 #!/usr/bin/python3
-"""compare - nws side by side with the Node.js `ws` peer (tests/bench/peer).
+"""compare - nws side by side with Bun's and Node's WebSocket servers
+(tests/bench/peer: bun_server.js, Bun's built-in pub/sub, and server.js,
+npm `ws`).
 
 A tool, not a test: its table goes in the README's performance section.
 
     /usr/bin/python3 tests/bench/compare.py [--quick] [--rounds N] [--only W,...]
 
 Builds nws-hub, nws-gateway and nws-bench (or takes them from $NWS_HUB,
-$NWS_GATEWAY, $NWS_BENCH), installs the peer with `npm ci` (and Node with
-apt-get when `node` is missing), starts nws (a hub and a gateway in a
-temporary runtime directory) and the peer on free loopback ports, and runs
-each workload against both, A B A B for --rounds rounds. Machines here are
-shared and noisy, so it quotes per-round ratios nws / peer as median
-(min-max), never one absolute time. Throughput runs are sized per server
-to last about --seconds each, from a first untimed run that also warms up
-Node's JIT. Idle-memory runs get fresh servers, so that nothing freed by an
-earlier workload hides the cost of a connection.
+$NWS_GATEWAY, $NWS_BENCH), installs the peers with `npm ci` (Bun comes as
+the npm package `bun`; Node with apt-get when `node` is missing), starts
+nws (a hub and a gateway in a temporary runtime directory), Bun and Node on
+free loopback ports, and runs each workload against the three taking turns,
+A B C A B C for --rounds rounds. Machines here are shared and noisy, so it
+quotes per-round ratios as median (min-max), never one absolute time; every
+ratio reads "higher = better for nws" (nws / peer for rates, peer / nws for
+latency, memory and CPU). Throughput runs are sized per server to last
+about --seconds each, from a first untimed run that also warms up the
+JavaScript JITs. Idle-memory runs get fresh servers, so that nothing freed
+by an earlier workload hides the cost of a connection.
 
 Prints progress on stderr and, on stdout, the machine, a markdown table
 (paste it into the README) and a second one with costs. Exits 1 if any run
@@ -27,6 +31,7 @@ Only loopback traffic; the standard library only.
 
 import argparse
 import ctypes
+import glob
 import os
 import re
 import resource
@@ -136,7 +141,7 @@ class Nws:
         for i in range(gateways):
             gw = Proc("nws-gateway-%d" % (i + 1),
                       [bins["gateway"], "--port", str(port), "--bind", "127.0.0.1",
-                       "--runtime-dir", self.dir], logs)
+                       "--runtime-dir", self.dir] + bins.get("gateway_opts", []), logs)
             self.procs.append(gw)
             port = int(re.search(r"port=(\d+)", gw.ready).group(1))
         self.port = port
@@ -152,10 +157,11 @@ class Nws:
 
 
 class Peer:
-    """The Node.js ws server."""
+    """A peer server from peer/: `runtime` (Node or Bun) runs `script`; its
+    one pid is the whole server (/proc/PID/stat counts every thread)."""
 
-    def __init__(self, bins, logs):
-        self.proc = Proc("peer", [bins["node"], os.path.join(PEER_DIR, "server.js"), "--port", "0"],
+    def __init__(self, name, runtime, script, logs):
+        self.proc = Proc(name, [runtime, os.path.join(PEER_DIR, script), "--port", "0"],
                          logs, cwd=PEER_DIR)
         self.port = int(re.search(r"port=(\d+)", self.proc.ready).group(1))
         self.pids = [self.proc.pid]
@@ -194,6 +200,12 @@ def build(args):
     for k, path in bins.items():
         if not os.access(path, os.X_OK):
             die("no %s at %s" % (k, path))
+    # Raise this gateway's fixed caps so that one process holds the crowds
+    # and the churn (a cap that follows the open-files limit stays).
+    usage = _output([bins["gateway"], "--help"])
+    bins["gateway_opts"] = [x for opt in ("--max-clients", "--max-channels")
+                            if re.search(r"^\s*%s N .*\(default \d+\)" % opt, usage, re.M)
+                            for x in (opt, "100000")]
     return bins
 
 
@@ -217,6 +229,21 @@ def setup_node(bins):
         if subprocess.call(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"],
                            cwd=PEER_DIR, stdout=subprocess.DEVNULL):
             die("npm ci failed in %s" % PEER_DIR)
+    bins["bun"] = find_bun()
+
+
+def find_bun():
+    """The bun binary npm installed: the `bun` package's postinstall puts the
+    platform package's binary (@oven/bun-linux-x64, or -baseline for CPUs
+    without AVX2) in place of bin/bun.exe; without it, take the platform's."""
+    modules = os.path.join(PEER_DIR, "node_modules")
+    candidates = [os.path.join(modules, ".bin", "bun")]
+    candidates += sorted(glob.glob(os.path.join(modules, "@oven", "bun-linux-*", "bin", "bun")))
+    for path in candidates:
+        if os.access(path, os.X_OK) and re.match(r"\d+\.\d+", _output([path, "--version"])):
+            return path
+    die("no working bun in %s (npm ci in tests/bench/peer installs it; a CPU without AVX2 "
+        "needs @oven/bun-linux-x64-baseline)" % modules)
 
 
 def raise_fd_limit():
@@ -253,10 +280,12 @@ def machine(bins):
     if _output(["git", "status", "--porcelain", "--", "gateway", "hub", "proto"], cwd=ROOT) not in ("", "?"):
         commit += " + uncommitted changes"
     return ("%d cores (nproc), %s, %.0f GiB, Linux %s; nws %s, libwebsockets %s, ZeroMQ %s; "
-            "Node %s, ws %s" % (os.cpu_count(), model, mem_kib / 2**20, os.uname().release, commit,
-                                _output(["pkg-config", "--modversion", "libwebsockets"]).rstrip("-"),
-                                _output(["pkg-config", "--modversion", "libzmq"]),
-                                _output([bins["node"], "--version"]), ws))
+            "Bun %s; Node %s, ws %s" % (os.cpu_count(), model, mem_kib / 2**20, os.uname().release,
+                                        commit,
+                                        _output(["pkg-config", "--modversion", "libwebsockets"]).rstrip("-"),
+                                        _output(["pkg-config", "--modversion", "libzmq"]),
+                                        _output([bins["bun"], "--version"]),
+                                        _output([bins["node"], "--version"]), ws))
 
 
 # --------------------------------------------------------------------------
@@ -268,14 +297,16 @@ class Runner:
         self.logs = logs
         self.bench_log = open(os.path.join(logs, "bench.log"), "a")
         self.failures = []          # (workload, server, status)
+        self.serial = 0             # for channel names no earlier run used
 
     def hold(self, server, connections):
         """Starts an nws-bench that holds `connections` idle connections on
         their own channel; returns its Popen once they are all open."""
         cmd = [self.bins["bench"], "--port", str(server.port), "--mode", "idle", "--channel",
-               "idlers", "--connections", str(connections), "--hold-ms", "3600000"]
+               "idlers", "--connections", str(connections), "--hold-ms", "3600000",
+               "--timeout", "86400"]
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + HOLD_TIMEOUT
         line = b""
         fd = proc.stdout.fileno()
         while not line.startswith(b"holding"):
@@ -299,7 +330,7 @@ class Runner:
         self.bench_log.write("\n=== idle holder\n" + out)
         self.bench_log.flush()
 
-    def bench(self, server, argv, timeout=120):
+    def bench(self, server, argv, timeout=180):
         """Runs nws-bench against server; returns its RESULT as a dict."""
         cmd = [self.bins["bench"], "--port", str(server.port),
                "--server-pid", ",".join(str(p) for p in server.pids)] + argv
@@ -323,26 +354,65 @@ class Runner:
         return result
 
 
-class Workload:
-    """One line of the table: bench arguments, the figure compared and how."""
+HOLD_TIMEOUT = 180                  # seconds for a holder to open its crowd
 
-    def __init__(self, key, label, unit, metric, argv, higher=True, sized=False,
-                 fresh=False, target=None, scale=1.0, fmt="rate", idlers=0):
-        self.key = key              # name for --only
+
+def open_files(pids):
+    count = 0
+    for pid in pids:
+        try:
+            count += len(os.listdir("/proc/%d/fd" % pid))
+        except OSError:
+            pass
+    return count
+
+
+def settle(server, before, timeout=60.0):
+    """Waits until the server has closed what a holder left behind (its open
+    files back near `before`), so that the next run does not pay for it."""
+    deadline = time.monotonic() + timeout
+    while open_files(server.pids) > before + 100 and time.monotonic() < deadline:
+        time.sleep(0.2)
+
+
+class Figure:
+    """One line of the table: a RESULT key of a workload's runs."""
+
+    def __init__(self, label, unit, metric, higher=True, fmt="rate", scale=1.0, target=None):
         self.label = label          # first column
         self.unit = unit            # what the figure is
         self.metric = metric        # RESULT key
-        self.argv = argv            # nws-bench arguments (messages added when sized)
         self.higher = higher        # a higher figure is better
+        self.fmt = fmt              # how figures print
+        self.scale = scale          # figure = metric * scale
+        self.target = target        # (text, check(advantage, nws_median) -> bool)
+
+    def values(self, results):
+        return [r.get(self.metric) * self.scale
+                if r.get("status") == "ok" and isinstance(r.get(self.metric), float) else None
+                for r in results]
+
+
+class Workload:
+    """nws-bench arguments, how runs are set up, and the lines they give."""
+
+    def __init__(self, key, argv, figures, sized=False, fresh=False, idlers=0, baseline=None,
+                 new_channels=False):
+        self.key = key              # name for --only
+        self.argv = argv            # nws-bench arguments (messages added when sized)
+        self.figures = figures      # Figure lines; the first is the main one
         self.sized = sized          # --messages chosen per server for --seconds
         self.fresh = fresh          # new servers for every run
-        self.target = target        # (text, check(ratio, nws_median) -> bool)
-        self.scale = scale          # figure = metric * scale
-        self.fmt = fmt              # how figures print
         self.idlers = idlers        # idle connections held open meanwhile, on another channel
+        self.baseline = baseline    # the same run without idlers: its key (sizes, "kept" line)
+        self.new_channels = new_channels  # a channel name no earlier run used, every run
+
+    @property
+    def label(self):
+        return self.figures[0].label
 
 
-def size_messages(result, argv, seconds, floor=1000, ceiling=2_000_000):
+def size_messages(result, seconds, floor=1000, ceiling=2_000_000):
     """Messages per channel for a run of about `seconds`, from a trial run."""
     channels = int(result.get("channels", 1))
     receivers = int(result.get("receivers", 1))
@@ -383,7 +453,7 @@ WARMUP = ["--receivers", "10", "--messages", "20000"]
 
 class Target:
     """A server to measure: started on demand by factory, warmed up once
-    (Node's JIT), restarted if it died, stopped at the end."""
+    (the JavaScript JITs), restarted if it died, stopped at the end."""
 
     def __init__(self, name, factory, runner):
         self.name = name
@@ -408,70 +478,78 @@ class Target:
             self.server = None
 
 
-def run_pair(runner, workload, targets, rounds, seconds, quick):
-    """Runs workload against each Target, A B A B. Returns {name: [result, ...]}."""
+def run_one(runner, workload, server, argv):
+    """One nws-bench run, with the workload's idle crowd held meanwhile."""
+    if not workload.idlers:
+        return runner.bench(server, argv)
+    before = open_files(server.pids)
+    holder = runner.hold(server, workload.idlers)
+    if not holder:
+        settle(server, before)
+        return {"status": "idlers-refused"}
+    try:
+        return runner.bench(server, argv)
+    finally:
+        runner.release(holder)
+        settle(server, before)
+
+
+def run_turns(runner, workload, targets, rounds, seconds, quick, sizes):
+    """Runs workload against each Target in turn, A B C A B C. Returns
+    {name: [result per round]}; sizes keeps {key: {name: messages}}."""
     results = {t.name: [] for t in targets}
-    messages = {}
     if workload.sized:
-        for t in targets:
-            name = t.name
-            holder = runner.hold(t.get(), workload.idlers) if workload.idlers else None
-            try:
-                trial = runner.bench(t.get(), workload.argv + ["--messages", str(500 if quick else 2000)])
-            finally:
-                if holder:
-                    runner.release(holder)
-            messages[name] = size_messages(trial, workload.argv, seconds)
-            say("%s: trial on %s: %s deliveries/s -> %d messages per channel"
-                % (workload.key, name, human(trial.get("deliveries_per_s"), "rate"), messages[name]))
+        if workload.baseline in sizes:
+            sizes[workload.key] = sizes[workload.baseline]
+        else:
+            sizes[workload.key] = {}
+            for t in targets:
+                trial = run_one(runner, workload, t.get(),
+                                workload.argv + ["--messages", str(500 if quick else 2000)])
+                sizes[workload.key][t.name] = size_messages(trial, seconds)
+                say("%s: trial on %s: %s deliveries/s -> %d messages per channel"
+                    % (workload.key, t.name, human(trial.get("deliveries_per_s"), "rate"),
+                       sizes[workload.key][t.name]))
+    main = workload.figures[0]
     for r in range(rounds):
         for t in targets:
-            name = t.name
             server = t.factory() if workload.fresh else t.get()
-            holder = None
+            argv = list(workload.argv)
+            if workload.sized:
+                argv += ["--messages", str(sizes[workload.key][t.name])]
+            if workload.new_channels:
+                runner.serial += 1
+                argv += ["--channel", "%s%d" % (workload.key, runner.serial)]
             try:
-                argv = list(workload.argv)
-                if workload.sized:
-                    argv += ["--messages", str(messages[name])]
-                if workload.idlers:
-                    holder = runner.hold(server, workload.idlers)
-                if workload.idlers and not holder:
-                    result = {"status": "idlers-refused"}
-                else:
-                    result = runner.bench(server, argv)
+                result = run_one(runner, workload, server, argv)
             finally:
-                if holder:
-                    runner.release(holder)
                 if workload.fresh:
                     server.stop()
-            results[name].append(result)
-            figure = result.get(workload.metric)
+            results[t.name].append(result)
+            figure = main.values([result])[0]
             status = result.get("status")
             if status != "ok":
-                runner.failures.append((workload.key, name, status))
+                runner.failures.append((workload.key, t.name, status))
             say("%s round %d/%d %s: %s %s (server CPU %s, bench %s, others %s)%s" % (
-                workload.key, r + 1, rounds, name,
-                human(figure * workload.scale if isinstance(figure, float) else None, workload.fmt),
-                workload.unit if workload.fmt == "rate" else "",
+                workload.key, r + 1, rounds, t.name, human(figure, main.fmt),
+                main.unit if main.fmt == "rate" else "",
                 human(result.get("server_cpu_pct"), "pct"), human(result.get("cpu_pct"), "pct"),
                 human(result.get("other_cpu_pct"), "pct"),
                 "" if status == "ok" else "  ** status=%s **" % status))
     return results
 
 
-def figures(workload, results):
-    return [r.get(workload.metric) * workload.scale
-            if r.get("status") == "ok" and isinstance(r.get(workload.metric), float) else None
-            for r in results]
-
-
 def ratios(a, b):
     return [x / y if x is not None and y else None for x, y in zip(a, b)]
 
 
+def cpu_key(workload):
+    return "server_ns_per_conn" if "--mode" in workload.argv else "server_ns_per_delivery"
+
+
 def cpu_ratios(workload, slow, fast):
     """Per round: server CPU per delivery (or connection) of `slow` / `fast`."""
-    key = "server_ns_per_conn" if "--mode" in workload.argv else "server_ns_per_delivery"
+    key = cpu_key(workload)
 
     def per(results):
         return [r.get(key) if r.get("status") == "ok" and r.get(key) else None for r in results]
@@ -486,14 +564,39 @@ def fmt_ratio(values):
     return "**%.2f×** (%.2f–%.2f)" % (med, min(values), max(values))
 
 
+NWS = "nws"
+PEERS = ("Bun", "Node")             # the columns nws is compared with, in turn order after nws
+
+
+def table_row(fig, values, cpu=None, extra="", ok_extra=True):
+    """A markdown row: figures per server, nws's advantage over each peer
+    (higher = better for nws), CPU efficiency, target and whether met."""
+    def advantage(peer):
+        a, b = values[NWS], values[peer]
+        return ratios(a, b) if fig.higher else ratios(b, a)
+    nws_median = median(values[NWS])
+    met = []
+    for peer in PEERS:
+        if not fig.target:
+            met.append("—")
+            continue
+        ok = fig.target[1](median(advantage(peer)), nws_median) and ok_extra
+        met.append("yes" if ok else "**no**")
+    cells = [fig.label, fig.unit] + [human(median(values[n]), fig.fmt) for n in (NWS,) + PEERS]
+    cells += [fmt_ratio(advantage(peer)) for peer in PEERS]
+    cells += [fmt_ratio(cpu[peer]) if cpu else "—" for peer in PEERS]
+    cells += [(fig.target[0] if fig.target else "none") + extra, " / ".join(met)]
+    return "| %s |" % " | ".join(cells)
+
+
 def main():
-    parser = argparse.ArgumentParser(description="nws side by side with the Node.js ws peer")
+    parser = argparse.ArgumentParser(description="nws side by side with Bun's and Node's WebSocket servers")
     parser.add_argument("--quick", action="store_true",
-                        help="one round of shorter runs (under a minute)")
-    parser.add_argument("--rounds", type=int, help="A B rounds per workload (default 3, quick 1)")
+                        help="one round of shorter runs (a few minutes)")
+    parser.add_argument("--rounds", type=int, help="A B C rounds per workload (default 3, quick 1)")
     parser.add_argument("--seconds", type=float, help="length of a throughput run (default 3, quick 1)")
-    parser.add_argument("--only", help="comma-separated workloads: " +
-                        "fanout100,channels,fanout4k,crowd,paced,idle,connect,gateways")
+    parser.add_argument("--only", help="comma-separated workloads: fanout10,fanout100,channels,"
+                        "fanout4k,crowd,crowd20k,paced,idle,connect,churn,gateways")
     parser.add_argument("--build-dir", help="where to build (default $NWS_BUILD_DIR or ./build)")
     parser.add_argument("--logs", help="directory for logs (default a new one under /tmp)")
     args = parser.parse_args()
@@ -505,87 +608,85 @@ def main():
     logs = args.logs or tempfile.mkdtemp(prefix="nws-compare-")
     os.makedirs(logs, exist_ok=True)
     fd_limit = raise_fd_limit()
+    # The big crowd: 20,000 idle clients, or as many as one server process
+    # may hold beside the measured run (each side's open-files limit).
+    big_crowd = min(20000, fd_limit - 200)
     bins = build(args)
     setup_node(bins)
     runner = Runner(bins, logs)
 
-    def ratio_at_least(n):
+    def at_least(n):
         return lambda ratio, nws: ratio is not None and ratio >= n
 
+    def crowd(key, idlers):
+        return Workload(key, ["--receivers", "10", "--size", "64"], [
+            Figure("1 → 10, 64 B, beside %s idle clients on another channel" % format(idlers, ","),
+                   "deliveries/s", "deliveries_per_s")], sized=True, idlers=idlers, baseline="fanout10")
+
     workloads = [
-        Workload("fanout100", "1 → 100 receivers, 64 B", "deliveries/s", "deliveries_per_s",
-                 ["--receivers", "100", "--size", "64"], sized=True,
-                 target=("≥ 4×", ratio_at_least(4))),
-        Workload("channels", "10 channels × (1 → 10), 64 B", "deliveries/s", "deliveries_per_s",
-                 ["--channels", "10", "--receivers", "10", "--size", "64"], sized=True,
-                 target=("≥ 4×, fairness ≤ 1.10", ratio_at_least(4))),
-        Workload("fanout4k", "1 → 10, 4 KiB binary", "MB/s", "mb_per_s",
-                 ["--receivers", "10", "--size", "4096", "--binary"], sized=True, fmt="mb",
-                 target=("≥ 3×", ratio_at_least(3))),
-        Workload("crowd", "1 → 10, 64 B, with 5,000 idle clients on another channel", "deliveries/s",
-                 "deliveries_per_s", ["--receivers", "10", "--size", "64"], sized=True, idlers=5000),
-        Workload("paced", "1 → 10 at 2,000 msg/s, p99 latency", "p99", "p99_us",
-                 ["--receivers", "10", "--size", "64", "--rate", "2000",
-                  "--messages", str(paced_messages)], higher=False, fmt="us",
-                 target=("≤ 1× (nws no slower)", lambda ratio, nws: ratio is not None and ratio <= 1)),
-        Workload("idle", "%s idle connections, RSS each" % format(idle_conns, ","), "KiB", "rss_kib_per_conn",
-                 ["--mode", "idle", "--connections", str(idle_conns), "--hold-ms", "1000"],
-                 higher=False, fresh=True, fmt="kib",
-                 target=("nws ≤ 4 KiB", lambda ratio, nws: nws is not None and nws <= 4)),
-        Workload("connect", "connection setup, 100 in flight", "connections/s", "conn_per_s",
-                 ["--mode", "connect", "--connections", str(idle_conns), "--concurrency", "100"],
-                 target=("≥ 2×", ratio_at_least(2))),
+        Workload("fanout10", ["--receivers", "10", "--size", "64"], [
+            Figure("1 → 10 receivers, 64 B", "deliveries/s", "deliveries_per_s")], sized=True),
+        Workload("fanout100", ["--receivers", "100", "--size", "64"], [
+            Figure("1 → 100 receivers, 64 B", "deliveries/s", "deliveries_per_s",
+                   target=("≥ 4×", at_least(4)))], sized=True),
+        Workload("channels", ["--channels", "10", "--receivers", "10", "--size", "64"], [
+            Figure("10 channels × (1 → 10), 64 B", "deliveries/s", "deliveries_per_s",
+                   target=("≥ 4×, nws fairness ≤ 1.10", at_least(4)))], sized=True),
+        Workload("fanout4k", ["--receivers", "10", "--size", "4096", "--binary"], [
+            Figure("1 → 10, 4 KiB binary", "MB/s", "mb_per_s", fmt="mb",
+                   target=("≥ 3×", at_least(3)))], sized=True),
+        crowd("crowd", 5000),
+        crowd("crowd20k", big_crowd),
+        Workload("paced", ["--receivers", "10", "--size", "64", "--rate", "2000",
+                           "--messages", str(paced_messages)], [
+            Figure("1 → 10 at 2,000 msg/s, p99 latency", "p99", "p99_us", higher=False, fmt="us",
+                   target=("≥ 1× (nws no slower)", at_least(1))),
+            Figure("1 → 10 at 2,000 msg/s, server CPU", "% of a core", "server_cpu_pct",
+                   higher=False, fmt="pct")]),
+        Workload("idle", ["--mode", "idle", "--connections", str(idle_conns), "--hold-ms", "1000"], [
+            Figure("%s idle connections, RSS each" % format(idle_conns, ","), "KiB",
+                   "rss_kib_per_conn", higher=False, fmt="kib",
+                   target=("nws ≤ 4 KiB", lambda ratio, nws: nws is not None and nws <= 4))],
+                 fresh=True),
+        Workload("connect", ["--mode", "connect", "--connections", str(idle_conns),
+                             "--concurrency", "100"], [
+            Figure("connection setup to one channel, 100 in flight", "connections/s", "conn_per_s",
+                   target=("≥ 2×", at_least(2)))]),
+        Workload("churn", ["--mode", "connect", "--churn", "--connections", str(idle_conns),
+                           "--concurrency", "100"], [
+            Figure("churn: every connection opens a new channel, 100 in flight", "connections/s",
+                   "conn_per_s")], new_channels=True),
     ]
-    gateways = Workload("gateways", "1 → 100, 64 B: 2 gateways / 1", "deliveries/s", "deliveries_per_s",
-                        ["--receivers", "100", "--size", "64"], sized=True,
-                        target=("> 1× when cores allow", ratio_at_least(1)))
+    gateways = Workload("gateways", ["--receivers", "100", "--size", "64"], [
+        Figure("1 → 100, 64 B: 2 gateways / 1", "deliveries/s", "deliveries_per_s")], sized=True)
     chosen = set(args.only.split(",")) if args.only else None
     if chosen:
         unknown = chosen - {w.key for w in workloads + [gateways]}
         if unknown:
             die("unknown workload(s): %s" % ", ".join(sorted(unknown)))
+        chosen |= {w.baseline for w in workloads if w.key in chosen and w.baseline}
 
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(130))
     desc = machine(bins)
     say("machine: %s" % desc)
     say("logs in %s; open-files limit %d" % (logs, fd_limit))
-    rows, costs = [], []
-    targets = [Target("nws", lambda: Nws(bins, logs), runner),
-               Target("peer", lambda: Peer(bins, logs), runner)]
+    done = []                       # (workload, {name: results})
+    targets = [Target(NWS, lambda: Nws(bins, logs), runner),
+               Target("Bun", lambda: Peer("bun", bins["bun"], "bun_server.js", logs), runner),
+               Target("Node", lambda: Peer("node", bins["node"], "server.js", logs), runner)]
     targets2 = [Target("1 gateway", lambda: Nws(bins, logs, 1), runner),
                 Target("2 gateways", lambda: Nws(bins, logs, 2), runner)]
+    sizes = {}
+    two = None
     try:
         for w in workloads:
             if chosen and w.key not in chosen:
                 continue
-            res = run_pair(runner, w, targets, rounds, seconds, args.quick)
-            a, b = figures(w, res["nws"]), figures(w, res["peer"])
-            rs = ratios(a, b)
-            target = w.target or ("none (not in issue 6)", None)
-            ok = target[1](median(rs), median(a)) if target[1] else None
-            extra = ""
-            if w.key == "channels":
-                fa = median([r.get("fairness") for r in res["nws"] if r.get("status") == "ok"])
-                fb = median([r.get("fairness") for r in res["peer"] if r.get("status") == "ok"])
-                ok = ok and fa is not None and fa <= 1.10
-                extra = "; fairness %s vs %s" % (human(fa, "num"), human(fb, "num"))
-            rows.append((w.label, w.unit, human(median(a), w.fmt), human(median(b), w.fmt),
-                         fmt_ratio(rs), fmt_ratio(cpu_ratios(w, res["peer"], res["nws"])),
-                         target[0] + extra, "—" if ok is None else "yes" if ok else "**no**"))
-            costs.append((w, res))
+            done.append((w, run_turns(runner, w, targets, rounds, seconds, args.quick, sizes)))
         if not chosen or "gateways" in chosen:
             for t in targets:
                 t.stop()
-            w = gateways
-            res = run_pair(runner, w, targets2, rounds, seconds, args.quick)
-            one, two = figures(w, res["1 gateway"]), figures(w, res["2 gateways"])
-            rs = ratios(two, one)
-            ok = w.target[1](median(rs), None)
-            rows.append((w.label, w.unit, "2 gateways: " + human(median(two), w.fmt),
-                         "(nws, 1 gateway: %s)" % human(median(one), w.fmt), fmt_ratio(rs),
-                         fmt_ratio(cpu_ratios(w, res["1 gateway"], res["2 gateways"])), w.target[0],
-                         "yes" if ok else "**no**"))
-            costs.append((w, {"nws": res["2 gateways"], "peer": res["1 gateway"]}))
+            two = run_turns(runner, gateways, targets2, rounds, seconds, args.quick, sizes)
     except KeyboardInterrupt:
         say("interrupted")
         Proc.stop_all()
@@ -595,16 +696,52 @@ def main():
             t.stop()
         Proc.stop_all()
 
+    results = {w.key: res for w, res in done}
     print()
-    print("Machine: %s. Each ratio is nws / peer per round, median (min–max) of %d round%s, "
-          "A B alternating; figures are medians. \"CPU efficiency\" is the peer's server CPU per "
-          "delivery (or connection) over nws's: less sensitive to a busy machine than rates."
-          % (desc, rounds, "" if rounds == 1 else "s"))
+    print("Machine: %s." % desc)
     print()
-    print("| workload | figure | nws | Node `ws` peer | ratio | CPU efficiency | target | met |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
-    for row in rows:
-        print("| %s |" % " | ".join(row))
+    print("nws against Bun's built-in WebSocket pub/sub and Node's `ws`, taking turns (nws, Bun, "
+          "Node) for %d round%s. A ratio is nws's advantage in one round, median (min–max) over "
+          "the rounds, **higher = better for nws**: nws / peer for rates, peer / nws for latency, "
+          "memory and CPU. \"CPU eff.\" is the peer's server CPU per delivery (or connection) over "
+          "nws's: less sensitive to a busy machine than rates. Figures are medians. Targets are "
+          "the ones set against Node's `ws`; \"met\" is against Bun / Node."
+          % (rounds, "" if rounds == 1 else "s"))
+    if big_crowd < 20000:
+        print()
+        print("The big crowd is %s, not 20,000: each process may open at most %d files here "
+              "(the hard limit), and the server holds the crowd and the measured run in one."
+              % (format(big_crowd, ","), fd_limit))
+    print()
+    print("| workload | figure | nws | Bun | Node `ws` | nws vs Bun | nws vs Node | CPU eff. vs Bun "
+          "| CPU eff. vs Node | target | met (Bun / Node) |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    for w, res in done:
+        for i, fig in enumerate(w.figures):
+            values = {name: fig.values(rs) for name, rs in res.items()}
+            cpu = {peer: cpu_ratios(w, res[peer], res[NWS]) for peer in PEERS} if i == 0 else None
+            extra, ok_extra = "", True
+            if w.key == "channels":
+                fair = {n: median([r.get("fairness") for r in res[n] if r.get("status") == "ok"])
+                        for n in (NWS,) + PEERS}
+                ok_extra = fair[NWS] is not None and fair[NWS] <= 1.10
+                extra = "; fairness %s" % " / ".join(human(fair[n], "num") for n in (NWS,) + PEERS)
+            print(table_row(fig, values, cpu, extra, ok_extra))
+            if w.baseline in results:
+                base = {name: fig.values(rs) for name, rs in results[w.baseline].items()}
+                kept = {name: [x * 100 if x is not None else None for x in ratios(values[name], base[name])]
+                        for name in values}
+                print(table_row(Figure("… throughput kept beside %s idle clients"
+                                       % format(w.idlers, ","), "% of no crowd", fig.metric,
+                                       fmt="pct"), kept))
+    if two:
+        one, both = gateways.figures[0].values(two["1 gateway"]), gateways.figures[0].values(two["2 gateways"])
+        print()
+        print("nws with two gateways on one port (SO_REUSEPORT) over one, 1 → 100, 64 B: %s "
+              "(%s vs %s deliveries/s; CPU efficiency %s); above 1× when there are cores to spare."
+              % (fmt_ratio(ratios(both, one)), human(median(both), "rate"), human(median(one), "rate"),
+                 fmt_ratio(cpu_ratios(gateways, two["1 gateway"], two["2 gateways"]))))
+        done.append((gateways, {"nws, 2 gateways": two["2 gateways"], "nws, 1 gateway": two["1 gateway"]}))
     print()
     print("Costs (medians; CPU in % of one core while the clock ran; \"bench\" is nws-bench itself, "
           "\"others\" the rest of the machine):")
@@ -612,32 +749,27 @@ def main():
     print("| workload | server | server CPU | server CPU per delivery or connection "
           "| latency p50 / p99 | bench CPU | others |")
     print("| --- | --- | --- | --- | --- | --- | --- |")
-    for w, res in costs:
-        for name, results in res.items():
-            if w.key == "gateways":
-                name = "nws, 2 gateways" if name == "nws" else "nws, 1 gateway"
-            ok = [r for r in results if r.get("status") == "ok"]
+    for w, res in done:
+        for name, rs in res.items():
+            ok = [r for r in rs if r.get("status") == "ok"]
 
             def med(key):
                 return median([r.get(key) for r in ok if isinstance(r.get(key), float)])
-            setup = "--mode" in w.argv
-            per = med("server_ns_per_conn") if setup else med("server_ns_per_delivery")
-            if setup:
+            if "--mode" in w.argv:
                 lat = "%s / %s (handshake)" % (human(med("hs_p50_us"), "us"), human(med("hs_p99_us"), "us"))
             else:
                 lat = "%s / %s" % (human(med("p50_us"), "us"), human(med("p99_us"), "us"))
             print("| %s | %s | %s | %s | %s | %s | %s |" % (
-                w.label, name, human(med("server_cpu_pct"), "pct"),
-                human(per, "ns"), lat,
-                human(med("cpu_pct"), "pct"), human(med("other_cpu_pct"), "pct")))
+                w.label, name, human(med("server_cpu_pct"), "pct"), human(med(cpu_key(w)), "ns"),
+                lat, human(med("cpu_pct"), "pct"), human(med("other_cpu_pct"), "pct")))
     errors = {}
-    for w, res in costs:
-        for results in res.values():
-            for r in results:
+    for w, res in done:
+        for rs in res.values():
+            for r in rs:
                 for key in ("lost", "dup", "reordered", "undelivered", "foreign", "refused", "dropped"):
                     errors[key] = errors.get(key, 0) + int(r.get(key, 0) or 0)
-    others = median([r.get("other_cpu_pct") for _, res in costs for results in res.values()
-                     for r in results if isinstance(r.get("other_cpu_pct"), float)])
+    others = median([r.get("other_cpu_pct") for _, res in done for rs in res.values()
+                     for r in rs if isinstance(r.get("other_cpu_pct"), float)])
     print()
     print("Integrity over every run: %s." % ", ".join("%d %s" % (v, k) for k, v in sorted(errors.items())))
     if others is not None and others > 25:

@@ -69,6 +69,9 @@ struct nws_gateway_t {
     zhashx_t *rooms;                /* topic -> nws_room_t */
     zhashx_t *peers;                /* peer address -> clients from it, as a pointer */
     zlistx_t *departed;             /* s_departed_t: senders gone, marks still due */
+    zlistx_t *confirming;           /* nws_room_t: new rooms waiting for a sync */
+    zlistx_t *confirming_next;      /* spare, swapped with confirming */
+    lws_sorted_usec_list_t confirm_timer; /* resends syncs, ends waits */
     uint32_t next_id;               /* for session ids */
     uint32_t connections;           /* sockets open, HTTP or WebSocket */
     uint32_t sessions;              /* WebSockets open */
@@ -88,7 +91,8 @@ struct nws_gateway_t {
 #define S_TICK_MS 200               /* longest wait to notice a stop signal */
 #define S_BATCH_BYTES 65536         /* most bytes of small frames sent in one write */
 #define S_RX_BUFFER 2048            /* lws rx buffer per connection */
-#define S_RECONFIRM_MS 20           /* a sweep's wait for an unconfirmed subscription */
+#define S_SYNC_RESEND_MS 5          /* a sync can be dropped before the hub has our subscription */
+#define S_QUIET_SYNC_MS 20          /* wait for a new channel's sync while the hub seems down */
 #define S_RX_RESERVE 65536          /* most reserved for a message before it arrives */
 #define S_MARK_TICKS 3              /* sweeps that repeat a sender's mark */
 #define S_MARK_SLACK_MS 250         /* a mark's age is trusted to within this */
@@ -102,42 +106,179 @@ s_gateway (struct lws *wsi)
 //  ---------------------------------------------------------------------
 //  Rooms
 
-//  Finds the room of channel, creating it (and confirming its hub
-//  subscription) if needed. Returns NULL when out of memory.
+static void s_on_confirm_timer (lws_sorted_usec_list_t *sul);
+
+//  Starts confirming room's new subscription: a sync now and every
+//  S_SYNC_RESEND_MS until one returns (s_on_hub_sync) or the wait ends
+//  (s_on_confirm_timer). Nothing waits meanwhile; the listener holds the
+//  room's first connections.
+static void
+s_room_confirm (nws_gateway_t *self, nws_room_t *room)
+{
+    int64_t now = zclock_mono ();
+    int64_t wait = (int64_t) self->config.sync_ms;
+    if (nws_hublink_quiet (self->hub) && wait > S_QUIET_SYNC_MS)
+        wait = S_QUIET_SYNC_MS;
+    room->sync_from = nws_hublink_sync (self->hub, room->topic, room->topic_len);
+    room->sync_deadline = now + wait;
+    room->sync_resend = now + S_SYNC_RESEND_MS;
+    if (zlistx_add_end (self->confirming, room)) {
+        room->confirming = 1;
+        lws_sul_schedule (self->context, 0, &self->confirm_timer, s_on_confirm_timer,
+                          S_SYNC_RESEND_MS * LWS_US_PER_MS);
+    }
+}
+
+//  Opens the room of channel (key: its topic as a string) and subscribes;
+//  it is unconfirmed until a sync returns. Returns NULL when out of memory.
+static nws_room_t *
+s_room_open (nws_gateway_t *self, const nws_channel_t *channel, const char *key)
+{
+    nws_room_t *room = nws_room_new (channel);
+    if (!room)
+        return NULL;
+    zhashx_insert (self->rooms, key, room);
+    room->unconfirmed = 1;
+    nws_hublink_subscribe (self->hub, room->topic, room->topic_len);
+    s_room_confirm (self, room);
+    nws_debug ("room %s opened", room->key);
+    return room;
+}
+
+static nws_room_t *
+s_room_find (nws_gateway_t *self, const nws_channel_t *channel, char *key, size_t cap)
+{
+    int len = nws_channel_topic (channel, key, cap - 1);
+    key [len] = '\0';
+    return zhashx_lookup (self->rooms, key);
+}
+
+//  Finds the room of channel, opening it if needed (a connection that the
+//  listener did not hold: its client is unsure of what it missed if the
+//  room is still unconfirmed). Returns NULL when out of memory.
 static nws_room_t *
 s_room_require (nws_gateway_t *self, const nws_channel_t *channel)
 {
     char key [NWS_TOPIC_MAX + 1];
-    int len = nws_channel_topic (channel, key, sizeof key - 1);
-    key [len] = '\0';
-    nws_room_t *room = zhashx_lookup (self->rooms, key);
-    if (room)
-        return room;
-    room = nws_room_new (channel);
-    if (!room)
-        return NULL;
-    zhashx_insert (self->rooms, room->key, room);
-    int rc = nws_hublink_subscribe (self->hub, room->topic, room->topic_len,
-                                    (int) self->config.sync_ms);
-    if (rc == -ETIMEDOUT) {
-        nws_warn ("hub did not confirm the subscription to %s within %d ms (is nws-hub running?)",
-                  room->key, (int) self->config.sync_ms);
-        room->unconfirmed = 1;
-    }
-    nws_debug ("room %s opened", room->key);
-    return room;
+    nws_room_t *room = s_room_find (self, channel, key, sizeof key);
+    return room ? room : s_room_open (self, channel, key);
 }
 
 //  Frees the room once nobody is in it or on the way in.
 static void
 s_room_release (nws_gateway_t *self, nws_room_t *room)
 {
-    if (room->first || room->joining)
+    if (room->first || room->joining || room->held || room->arriving || room->confirming)
         return;
     nws_hublink_unsubscribe (self->hub, room->topic, room->topic_len);
     nws_debug ("room %s closed", room->key);
     zhashx_delete (self->rooms, room->key);
     nws_room_destroy (&room);
+}
+
+//  A connection that the listener held for a room (the room is its lws
+//  handle's opaque user data) got to the handshake, or died on the way.
+static void
+s_arrived (nws_gateway_t *self, struct lws *wsi)
+{
+    nws_room_t *room = lws_get_opaque_user_data (wsi);
+    if (!room)
+        return;
+    lws_set_opaque_user_data (wsi, NULL);
+    room->arriving--;
+    s_room_release (self, room);
+}
+
+//  One of our syncs came back. Only one sent since the room's
+//  confirmation began counts: an older one (from an earlier room of the
+//  same channel, say) says nothing about this subscription.
+static void
+s_on_hub_sync (void *arg, const char *topic, size_t len, uint64_t seq)
+{
+    nws_gateway_t *self = arg;
+    char key [NWS_TOPIC_MAX + 1];
+    if (len >= sizeof key)
+        return;
+    memcpy (key, topic, len);
+    key [len] = '\0';
+    nws_room_t *room = zhashx_lookup (self->rooms, key);
+    if (!room || !room->sync_from || seq < room->sync_from)
+        return;
+    room->sync_from = 0;
+    room->unconfirmed = 0;
+    if (room->confirming)
+        //  Its held connections go in from the timer, not from inside
+        //  the hub link's drain.
+        lws_sul_schedule (self->context, 0, &self->confirm_timer, s_on_confirm_timer, 0);
+    else
+        nws_info ("hub confirmed the subscription to %s", room->key);
+}
+
+//  Resends the syncs of new rooms, gives up on those past their wait, and
+//  lets in the connections held for rooms that are done.
+static void
+s_on_confirm_timer (lws_sorted_usec_list_t *sul)
+{
+    nws_gateway_t *self = lws_container_of (sul, nws_gateway_t, confirm_timer);
+    int64_t now = zclock_mono ();
+    nws_room_t *room;
+    while ((room = zlistx_detach (self->confirming, NULL))) {
+        if (room->sync_from && now >= room->sync_deadline) {
+            room->sync_from = 0;
+            nws_hublink_timed_out (self->hub);
+            nws_warn ("hub did not confirm the subscription to %s in time (is nws-hub running?)",
+                      room->key);
+        }
+        else
+        if (room->sync_from && now >= room->sync_resend) {
+            nws_hublink_sync (self->hub, room->topic, room->topic_len);
+            room->sync_resend = now + S_SYNC_RESEND_MS;
+        }
+        if (room->sync_from) {
+            zlistx_add_end (self->confirming_next, room);
+            continue;
+        }
+        room->confirming = 0;
+        room->held = 0;
+        room->arriving += (uint32_t) nws_listener_release (self->listener, room);
+        s_room_release (self, room);
+    }
+    zlistx_t *swap = self->confirming;
+    self->confirming = self->confirming_next;
+    self->confirming_next = swap;
+    if (zlistx_size (self->confirming))
+        lws_sul_schedule (self->context, 0, &self->confirm_timer, s_on_confirm_timer,
+                          S_SYNC_RESEND_MS * LWS_US_PER_MS);
+}
+
+//  A new connection's head is complete. One for a channel whose room is
+//  new waits in the listener until the hub confirms the room: that keeps
+//  s_on_filter's promise without blocking anyone. Everything else, good
+//  or bad, goes on to lws at once.
+static void *
+s_route (void *arg, int fd, const char *path, size_t len, int is_get)
+{
+    nws_gateway_t *self = arg;
+    char buf [NWS_TOPIC_MAX + 16], key [NWS_TOPIC_MAX + 1];
+    nws_channel_t channel;
+    if (!is_get || len >= sizeof buf)
+        return NULL;
+    memcpy (buf, path, len);
+    buf [len] = '\0';
+    if (nws_channel_parse_path (buf, &channel)
+    ||  (channel.scope == NWS_SCOPE_LOCAL && !nws_http_fd_is_loopback (fd)))
+        return NULL;
+    nws_room_t *room = s_room_find (self, &channel, key, sizeof key);
+    if (!room) {
+        if (zhashx_size (self->rooms) >= self->config.max_channels
+        ||  self->sessions >= self->config.max_clients)
+            return NULL;            //  lws refuses it, with its status
+        room = s_room_open (self, &channel, key);
+    }
+    if (!room || !room->confirming)
+        return NULL;
+    room->held++;
+    return room;
 }
 
 //  ---------------------------------------------------------------------
@@ -587,13 +728,14 @@ static const struct {
 
 //  Sockets open. lws counts a connection still sending its head by the
 //  handle that watches it, and for a moment both that handle and the HTTP
-//  connection it became: count the connection instead.
+//  connection it became: count the connection instead. It does not know
+//  those the listener holds.
 static uint32_t
 s_connections (nws_gateway_t *self)
 {
     nws_listener_stats_t door;
     nws_listener_stats (self->listener, &door);
-    return self->connections - door.watches + door.waiting;
+    return self->connections - door.watches + door.waiting + door.held;
 }
 
 static void
@@ -949,6 +1091,7 @@ s_on_filter (nws_gateway_t *self, nws_session_t *session, struct lws *wsi)
         session->peer [0] = '\0';
     session->joining = 1;
     room->joining++;
+    s_arrived (self, wsi);
     return 0;
 }
 
@@ -1118,6 +1261,7 @@ s_callback_main (struct lws *wsi, enum lws_callback_reasons reason, void *user,
             return 0;
         case LWS_CALLBACK_WSI_DESTROY:
             self->connections--;
+            s_arrived (self, wsi);
             if (session)
                 s_session_leave (self, session);
             return 0;
@@ -1202,14 +1346,18 @@ nws_gateway_new (const nws_gateway_config_t *config)
     self->rooms = zhashx_new ();
     self->peers = zhashx_new ();
     self->departed = zlistx_new ();
-    if (!self->rooms || !self->peers || !self->departed)
+    self->confirming = zlistx_new ();
+    self->confirming_next = zlistx_new ();
+    if (!self->rooms || !self->peers || !self->departed || !self->confirming
+    ||  !self->confirming_next)
         goto fail;
     zlistx_set_destructor (self->departed, s_departed_free);
     self->listener = nws_listener_new (config->bind, (uint16_t) config->port, S_HEAD_MAX,
                                        NWS_DEFAULT_HANDSHAKE_SECS);
     if (!self->listener)
         goto fail;
-    self->hub = nws_hublink_new (config->runtime_dir, self->instance, s_on_hub_message, self);
+    self->hub = nws_hublink_new (config->runtime_dir, self->instance, s_on_hub_message,
+                                 s_on_hub_sync, self);
     if (!self->hub)
         goto fail;
 
@@ -1250,6 +1398,7 @@ nws_gateway_new (const nws_gateway_config_t *config)
         nws_error ("lws_create_vhost failed");
         goto fail;
     }
+    nws_listener_set_route (self->listener, s_route, self);
     if (nws_listener_attach (self->listener, self->vhost, S_PROTOCOL_LISTEN, S_PROTOCOL_HEAD)
     ||  nws_hublink_attach (self->hub, self->vhost, S_PROTOCOL_HUB))
         goto fail;
@@ -1348,8 +1497,36 @@ s_departed_marks (nws_gateway_t *self, int hub_back)
     self->departed = due;
 }
 
-//  Keepalive, once a second: ping a client silent for ping_secs, drop one
+//  Keepalive for one room: ping a client silent for ping_secs, drop one
 //  silent (pongs count) for idle_secs.
+static void
+s_room_keepalive (nws_gateway_t *self, nws_room_t *room, int64_t now)
+{
+    for (nws_session_t *s = room->first; s; s = s->next) {
+        int64_t silent = now - s->last_rx;
+        if (s->state != NWS_SESSION_OPEN)
+            continue;
+        //  Dropped only once a ping went unanswered for a second: the
+        //  sweep's own step must not make a live client look silent.
+        if (silent > (int64_t) self->config.idle_secs * 1000
+        &&  s->ping_sent && now - s->ping_sent_at >= 1000) {
+            self->counters.closed_idle++;
+            s->state = NWS_SESSION_CLOSING;
+            lws_set_timeout (s->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+        }
+        else
+        if (silent > (int64_t) self->config.ping_secs * 1000 && !s->ping_sent) {
+            s->ping_due = 1;
+            lws_callback_on_writable (s->wsi);
+        }
+    }
+}
+
+//  Once a second, for every room: a sync while the hub has not confirmed
+//  it (the first one sent since counts), marks, the replay ring's trim,
+//  and keepalive. The rooms
+//  are walked from a copy of the table: what the sweep calls may look
+//  rooms up, which moves the table's own cursor.
 static void
 s_sweep (nws_gateway_t *self)
 {
@@ -1359,35 +1536,22 @@ s_sweep (nws_gateway_t *self)
     self->next_sweep = now + 1000;
     int hub_back = nws_hublink_connects (self->hub) > 0;
     s_departed_marks (self, hub_back);
-    for (nws_room_t *room = zhashx_first (self->rooms); room; room = zhashx_next (self->rooms)) {
-        if (room->unconfirmed
-        &&  nws_hublink_confirm (self->hub, room->topic, room->topic_len, S_RECONFIRM_MS) == 0) {
-            room->unconfirmed = 0;
-            nws_info ("hub confirmed the subscription to %s", room->key);
+    zlistx_t *rooms = zhashx_values (self->rooms);
+    if (!rooms)
+        return;
+    for (nws_room_t *room = zlistx_first (rooms); room; room = zlistx_next (rooms)) {
+        if (room->unconfirmed && !room->confirming) {
+            uint64_t seq = nws_hublink_sync (self->hub, room->topic, room->topic_len);
+            if (!room->sync_from)
+                room->sync_from = seq;
         }
         for (nws_session_t *s = room->first; s; s = s->next)
             s_session_mark (self, room, s, hub_back);
         nws_replay_trim (&room->replay, now, (int64_t) self->config.replay_ms,
                          self->config.replay_bytes, NWS_REPLAY_MAX_MSGS);
-        for (nws_session_t *s = room->first; s; s = s->next) {
-            int64_t silent = now - s->last_rx;
-            if (s->state != NWS_SESSION_OPEN)
-                continue;
-            //  Dropped only once a ping went unanswered for a second: the
-            //  sweep's own step must not make a live client look silent.
-            if (silent > (int64_t) self->config.idle_secs * 1000
-            &&  s->ping_sent && now - s->ping_sent_at >= 1000) {
-                self->counters.closed_idle++;
-                s->state = NWS_SESSION_CLOSING;
-                lws_set_timeout (s->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
-            }
-            else
-            if (silent > (int64_t) self->config.ping_secs * 1000 && !s->ping_sent) {
-                s->ping_due = 1;
-                lws_callback_on_writable (s->wsi);
-            }
-        }
+        s_room_keepalive (self, room, now);
     }
+    zlistx_destroy (&rooms);
 }
 
 //  A signal that lands between the loop's check of *stop and epoll_wait()
@@ -1407,6 +1571,7 @@ nws_gateway_run (nws_gateway_t *self, volatile sig_atomic_t *stop)
     while (!*stop)
         ev_run (self->loop, EVRUN_ONCE);
     lws_sul_cancel (&self->tick);
+    lws_sul_cancel (&self->confirm_timer);
     s_close_all (self);
     return 0;
 }
@@ -1428,6 +1593,8 @@ nws_gateway_destroy (nws_gateway_t **self_p)
     zhashx_destroy (&self->rooms);
     zhashx_destroy (&self->peers);
     zlistx_destroy (&self->departed);
+    zlistx_destroy (&self->confirming);
+    zlistx_destroy (&self->confirming_next);
     free (self);
     *self_p = NULL;
 }

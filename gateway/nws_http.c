@@ -129,9 +129,15 @@ nws_http_peer_address (struct lws *wsi, char *buf, size_t cap)
 int
 nws_http_peer_is_loopback (struct lws *wsi)
 {
+    return nws_http_fd_is_loopback (lws_get_socket_fd (wsi));
+}
+
+int
+nws_http_fd_is_loopback (int fd)
+{
     struct sockaddr_storage ss;
     socklen_t len = sizeof ss;
-    if (getpeername (lws_get_socket_fd (wsi), (struct sockaddr *) &ss, &len) < 0)
+    if (getpeername (fd, (struct sockaddr *) &ss, &len) < 0)
         return 0;
     if (ss.ss_family == AF_INET) {
         const struct sockaddr_in *v4 = (const struct sockaddr_in *) &ss;

@@ -39,4 +39,7 @@ int nws_http_peer_address (struct lws *wsi, char *buf, size_t cap);
     IPv4-mapped 127/8), judged on the socket, not on any header.  */
 int nws_http_peer_is_loopback (struct lws *wsi);
 
+/*  The same for a connected socket.  */
+int nws_http_fd_is_loopback (int fd);
+
 #endif

@@ -11,8 +11,6 @@
 #include "nws_runtime.h"
 
 #define S_BATCH 4096                /* messages per drain before yielding to lws */
-#define S_SYNC_RESEND_MS 5          /* a sync can be lost before the hub has our subscription */
-#define S_QUIET_SYNC_MS 20          /* sync wait while the hub seems to be down */
 
 struct nws_hublink_t {
     void *zctx;                     /* libzmq context */
@@ -24,9 +22,7 @@ struct nws_hublink_t {
     void *arg;                      /* for handler */
     struct lws_context *context;    /* for the drain timer, once attached */
     lws_sorted_usec_list_t sul;     /* continues a drain cut at S_BATCH */
-    const char *sync_topic;         /* topic awaiting confirmation, or NULL */
-    size_t sync_len;                /* its length */
-    int sync_seen;                  /* its confirmation came back */
+    nws_hublink_sync_fn *on_sync;   /* gets our syncs back */
     uint64_t sync_seq;              /* numbers our sync messages */
     int hub_quiet;                  /* a sync timed out and nothing came since */
     nws_hublink_stats_t stats;      /* counters */
@@ -57,7 +53,7 @@ s_socket (nws_hublink_t *self, int type, const char *endpoint)
 
 nws_hublink_t *
 nws_hublink_new (const char *runtime_dir, uint32_t instance,
-                 nws_hublink_fn *handler, void *arg)
+                 nws_hublink_fn *handler, nws_hublink_sync_fn *on_sync, void *arg)
 {
     char in [NWS_ENDPOINT_MAX], out [NWS_ENDPOINT_MAX];
     if (nws_runtime_endpoint (runtime_dir, "hub-in", in, sizeof in)
@@ -70,6 +66,7 @@ nws_hublink_new (const char *runtime_dir, uint32_t instance,
         return NULL;
     self->instance = instance;
     self->handler = handler;
+    self->on_sync = on_sync;
     self->arg = arg;
     self->zctx = zmq_ctx_new ();
     if (!self->zctx)
@@ -135,10 +132,10 @@ s_take (nws_hublink_t *self, nws_hubmsg_t *msg)
     self->hub_quiet = 0;
     uint32_t from = (uint32_t) (msg->env.origin >> 32);
     if (msg->env.flags & NWS_FLAG_CONTROL) {
-        if (from == self->instance && self->sync_topic
-        &&  zmq_msg_size (&msg->topic) == self->sync_len
-        &&  memcmp (zmq_msg_data (&msg->topic), self->sync_topic, self->sync_len) == 0)
-            self->sync_seen = 1;
+        //  Our syncs are empty (marks are not), and only ours come back.
+        if (from == self->instance && zmq_msg_size (&msg->payload) == 0)
+            self->on_sync (self->arg, zmq_msg_data (&msg->topic), zmq_msg_size (&msg->topic),
+                           msg->env.seq);
         else
         if (from != self->instance && s_control_known (msg))
             self->handler (self->arg, msg);
@@ -218,8 +215,14 @@ nws_hublink_attach (nws_hublink_t *self, struct lws_vhost *vhost, const char *pr
     return 0;
 }
 
-static int
-s_publish_sync (nws_hublink_t *self, const char *topic, size_t len)
+int
+nws_hublink_subscribe (nws_hublink_t *self, const char *topic, size_t len)
+{
+    return nws_hublink_mark (self, topic, len, 1);
+}
+
+uint64_t
+nws_hublink_sync (nws_hublink_t *self, const char *topic, size_t len)
 {
     nws_envelope_t env = {
         .kind = NWS_KIND_BINARY,
@@ -227,51 +230,21 @@ s_publish_sync (nws_hublink_t *self, const char *topic, size_t len)
         .origin = (uint64_t) self->instance << 32,
         .seq = ++self->sync_seq,
     };
-    return nws_hubmsg_send (self->pub, topic, len, &env, "", 0);
+    nws_hubmsg_send (self->pub, topic, len, &env, "", 0);
+    return env.seq;
 }
 
 int
-nws_hublink_subscribe (nws_hublink_t *self, const char *topic, size_t len,
-                       int timeout_ms)
+nws_hublink_quiet (nws_hublink_t *self)
 {
-    if (zmq_setsockopt (self->sub, ZMQ_SUBSCRIBE, topic, len) < 0) {
-        nws_error ("zmq_setsockopt SUBSCRIBE: %s", zmq_strerror (errno));
-        return -errno;
-    }
-    return nws_hublink_confirm (self, topic, len, timeout_ms);
+    return self->hub_quiet;
 }
 
-int
-nws_hublink_confirm (nws_hublink_t *self, const char *topic, size_t len, int timeout_ms)
+void
+nws_hublink_timed_out (nws_hublink_t *self)
 {
-    self->sync_topic = topic;
-    self->sync_len = len;
-    self->sync_seen = 0;
-    //  While the hub seems down, do not stall the loop for every new channel.
-    if (self->hub_quiet && timeout_ms > S_QUIET_SYNC_MS)
-        timeout_ms = S_QUIET_SYNC_MS;
-    int64_t deadline = zclock_mono () + timeout_ms, resend = 0;
-    while (!self->sync_seen) {
-        int64_t now = zclock_mono ();
-        if (now >= deadline)
-            break;
-        if (now >= resend) {
-            s_publish_sync (self, topic, len);
-            resend = now + S_SYNC_RESEND_MS;
-        }
-        zmq_pollitem_t item = { self->sub, 0, ZMQ_POLLIN, 0 };
-        long wait = (long) ((resend < deadline ? resend : deadline) - now);
-        if (zmq_poll (&item, 1, wait) > 0)
-            s_drain (self, S_BATCH);
-    }
-    int confirmed = self->sync_seen;
-    self->sync_topic = NULL;
-    nws_hublink_readable (self);
-    if (confirmed)
-        return 0;
     self->stats.sync_timeouts++;
     self->hub_quiet = 1;
-    return -ETIMEDOUT;
 }
 
 int

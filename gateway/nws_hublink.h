@@ -7,11 +7,14 @@
     until ZMQ_EVENTS has no POLLIN (in batches, continued from a timer, so
     clients are served in between).
 
-    Subscribing is confirmed: after ZMQ_SUBSCRIBE the link publishes a
-    control message on the channel's own topic and waits, serving other
-    hub messages meanwhile, until it comes back through the hub. Its return
-    proves that the hub forwards the channel to us, so a client accepted
-    after that misses nothing published after its handshake.
+    A subscription is confirmed by a sync: an empty control message that
+    the link publishes on the channel's own topic, numbered. Its return
+    through the hub proves that the hub forwards the channel to us, so a
+    client accepted after that misses nothing published after its
+    handshake. Nothing here waits for it: the owner sends syncs (again,
+    since one can be dropped before the hub has the subscription) and is
+    called back with each that returns; a sync sent before this
+    subscription began proves nothing, so the owner compares numbers.
 
     Messages that this gateway itself published come back from the hub
     (it delivers them locally first) and are skipped here, as are control
@@ -32,13 +35,16 @@ typedef struct nws_hublink_t nws_hublink_t;
     closed by the link after the call returns.  */
 typedef void (nws_hublink_fn) (void *arg, nws_hubmsg_t *msg);
 
+/*  Called for each of our own syncs that comes back, with its number.  */
+typedef void (nws_hublink_sync_fn) (void *arg, const char *topic, size_t len, uint64_t seq);
+
 typedef struct {
     uint64_t received;              /* valid messages taken from SUB */
     uint64_t own;                   /* of which our own, skipped */
     uint64_t malformed;             /* rejected by nws_hubmsg_recv */
     uint64_t published;             /* messages sent on PUB */
     uint64_t publish_failed;        /* PUB refused a message (HWM) */
-    uint64_t sync_timeouts;         /* subscriptions not confirmed in time */
+    uint64_t sync_timeouts;         /* subscriptions not confirmed in time (owner's count) */
     uint64_t connects;              /* handshakes with a hub (1 + restarts) */
 } nws_hublink_stats_t;
 
@@ -46,7 +52,8 @@ typedef struct {
     later: libzmq reconnects by itself). instance is this gateway's origin
     id. Returns NULL after logging why.  */
 nws_hublink_t *nws_hublink_new (const char *runtime_dir, uint32_t instance,
-                                nws_hublink_fn *handler, void *arg);
+                                nws_hublink_fn *handler, nws_hublink_sync_fn *on_sync,
+                                void *arg);
 
 /*  Adopts the SUB socket's descriptor into vhost under the protocol named
     protocol; that protocol's LWS_CALLBACK_RAW_RX_FILE must call
@@ -56,15 +63,16 @@ int nws_hublink_attach (nws_hublink_t *self, struct lws_vhost *vhost, const char
 /*  Drains the SUB socket. Call on LWS_CALLBACK_RAW_RX_FILE.  */
 void nws_hublink_readable (nws_hublink_t *self);
 
-/*  Subscribes to topic and waits up to timeout_ms for the confirmation.
-    Returns 0 when confirmed, -ETIMEDOUT (subscribed, but unconfirmed: the
-    hub is down, say), or another negative errno.  */
-int nws_hublink_subscribe (nws_hublink_t *self, const char *topic, size_t len,
-                           int timeout_ms);
+/*  Subscribes to topic. Returns 0 or a negative errno.  */
+int nws_hublink_subscribe (nws_hublink_t *self, const char *topic, size_t len);
 
-/*  Waits up to timeout_ms for the hub to confirm an existing
-    subscription, as nws_hublink_subscribe does. Returns 0 or -ETIMEDOUT.  */
-int nws_hublink_confirm (nws_hublink_t *self, const char *topic, size_t len, int timeout_ms);
+/*  Publishes a sync on topic. Returns its number (they grow).  */
+uint64_t nws_hublink_sync (nws_hublink_t *self, const char *topic, size_t len);
+
+/*  The owner gave up waiting for a sync: the hub seems down until the
+    next message from it. nws_hublink_quiet() says whether it still does.  */
+void nws_hublink_timed_out (nws_hublink_t *self);
+int nws_hublink_quiet (nws_hublink_t *self);
 
 /*  Unsubscribes from topic. Returns 0 or a negative errno.  */
 int nws_hublink_unsubscribe (nws_hublink_t *self, const char *topic, size_t len);

@@ -26,6 +26,9 @@ struct nws_listener_t {
     int head_secs;                  /* time allowed for a complete head */
     struct lws_vhost *vhost;        /* where accepted sockets go */
     const char *head_protocol;      /* for connections still sending their head */
+    nws_listener_route_fn *route;   /* may hold a connection, or NULL */
+    void *route_arg;                /* for route */
+    struct s_pending_t *held;       /* connections held by route, newest first */
     int64_t log_second;             /* the second refusals are logged for */
     int log_count;                  /* refusals logged in it */
     nws_listener_stats_t stats;     /* counters */
@@ -34,9 +37,12 @@ struct nws_listener_t {
 //  A connection whose head is still on its way. lws watches a duplicate of
 //  its descriptor (lws closes what it adopts); fd itself goes to lws, as an
 //  HTTP connection, only once the head is complete and acceptable.
-typedef struct {
+typedef struct s_pending_t {
     int fd;                         /* the connection */
-    int done;                       /* fd handed over or closed */
+    int done;                       /* fd handed over, closed or held */
+    int held;                       /* held by route until released */
+    void *tag;                      /* what route held it for */
+    struct s_pending_t *next;       /* in the held list */
     int watched;                    /* lws watches it (counted in waiting) */
     int64_t deadline;               /* ms, monotonic */
     char *buf;                      /* what the client sent so far */
@@ -244,9 +250,19 @@ s_pending_read (nws_listener_t *self, s_pending_t *p)
                      p->len - head.query_at - head.query_len);
             p->len -= head.query_len;
         }
+        s_done (self, p);
+        p->tag = self->route ? self->route (self->route_arg, p->fd, p->buf + head.path_at,
+                                            head.path_len, head.is_get)
+                             : NULL;
+        if (p->tag) {
+            p->held = 1;
+            p->next = self->held;
+            self->held = p;
+            self->stats.held++;
+            return 1;
+        }
         //  Done before lws takes it: lws may serve it at once. On failure
         //  lws has already closed fd and logged.
-        s_done (self, p);
         lws_adopt_socket_vhost_readbuf (self->vhost, p->fd, p->buf, p->len);
         return 1;
     }
@@ -272,7 +288,8 @@ s_pending_start (nws_listener_t *self, int fd)
     p->fd = fd;
     p->deadline = zclock_mono () + (int64_t) self->head_secs * 1000;
     if (s_pending_read (self, p)) {
-        s_pending_free (p);
+        if (!p->held)
+            s_pending_free (p);
         return;
     }
     lws_sock_file_fd_type watch = { .filefd = dup (fd) };
@@ -330,9 +347,41 @@ nws_listener_head_event (nws_listener_t *self, struct lws *wsi, int reason)
             close (p->fd);
             s_done (self, p);
         }
-        s_pending_free (p);
+        if (!p->held)
+            s_pending_free (p);
     }
     return 0;
+}
+
+void
+nws_listener_set_route (nws_listener_t *self, nws_listener_route_fn *route, void *arg)
+{
+    self->route = route;
+    self->route_arg = arg;
+}
+
+int
+nws_listener_release (nws_listener_t *self, void *tag)
+{
+    int adopted = 0;
+    s_pending_t **at = &self->held;
+    while (*at) {
+        s_pending_t *p = *at;
+        if (p->tag != tag) {
+            at = &p->next;
+            continue;
+        }
+        *at = p->next;
+        self->stats.held--;
+        //  On failure lws has already closed fd and logged.
+        struct lws *wsi = lws_adopt_socket_vhost_readbuf (self->vhost, p->fd, p->buf, p->len);
+        if (wsi) {
+            lws_set_opaque_user_data (wsi, tag);
+            adopted++;
+        }
+        s_pending_free (p);
+    }
+    return adopted;
 }
 
 void
@@ -349,6 +398,12 @@ nws_listener_destroy (nws_listener_t **self_p)
         return;
     if (!self->adopted)
         close (self->fd);
+    while (self->held) {
+        s_pending_t *p = self->held;
+        self->held = p->next;
+        close (p->fd);
+        s_pending_free (p);
+    }
     free (self);
     *self_p = NULL;
 }

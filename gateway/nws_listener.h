@@ -10,7 +10,9 @@
     Each accepted connection's request head is read and judged here first
     (nws_head): a malformed or unacceptable one is answered with its status
     and closed, one not complete within the handshake time is closed, and
-    only an acceptable one goes to lws, with the bytes read so far.
+    only an acceptable one goes to lws, with the bytes read so far. Before
+    that, a route function may hold it back (the gateway does while the
+    hub confirms a new channel) until it is released; nothing blocks.
 */
 #ifndef NWS_LISTENER_H
 #define NWS_LISTENER_H
@@ -25,6 +27,7 @@ typedef struct {
     uint64_t timeouts;              /* closed without a complete head in time */
     uint32_t waiting;               /* connections still sending their head */
     uint32_t watches;               /* lws handles watching them (not connections) */
+    uint32_t held;                  /* complete heads held by the route function */
 } nws_listener_stats_t;
 
 /*  Binds address (IPv4 or IPv6 literal; "::" is dual-stack) and port (0
@@ -53,6 +56,19 @@ void nws_listener_accept (nws_listener_t *self, int (*admit) (void *arg), void *
 /*  Handles an event of a connection still sending its head. Returns what
     the lws callback should return.  */
 int nws_listener_head_event (nws_listener_t *self, struct lws *wsi, int reason);
+
+/*  Called with each complete, acceptable head's connection, path (not
+    NUL-terminated, no query) and whether it is a GET. Returns NULL to
+    hand the connection to lws now, else a tag: the connection waits
+    until nws_listener_release() with that tag.  */
+typedef void *(nws_listener_route_fn) (void *arg, int fd, const char *path, size_t len,
+                                       int is_get);
+
+void nws_listener_set_route (nws_listener_t *self, nws_listener_route_fn *route, void *arg);
+
+/*  Hands every connection held under tag to lws, with tag as the opaque
+    user data of its lws handle. Returns how many lws took.  */
+int nws_listener_release (nws_listener_t *self, void *tag);
 
 /*  Copies the counters.  */
 void nws_listener_stats (nws_listener_t *self, nws_listener_stats_t *stats);

@@ -68,6 +68,12 @@ struct nws_room_t {
     uint32_t joining;               /* handshakes under way */
     uint64_t messages;              /* messages delivered into this room */
     int unconfirmed;                /* the hub has not confirmed our subscription */
+    uint64_t sync_from;             /* first sync of the confirmation under way, or 0 */
+    int64_t sync_deadline;          /* a new room's wait for it ends, zclock_mono */
+    int64_t sync_resend;            /* its next sync goes then */
+    int confirming;                 /* new: in the gateway's list of rooms waiting */
+    uint32_t held;                  /* connections the listener holds for it */
+    uint32_t arriving;              /* released by it, not yet at the handshake */
     struct {
         uint64_t origin;            /* sender */
         uint64_t seq;               /* last sequence number seen */

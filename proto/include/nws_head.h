@@ -27,6 +27,9 @@ typedef struct {
     const char *why;                /* static reason when status != 0 */
     const char *allow;              /* the Allow header's value with 405, else NULL */
     size_t length;                  /* bytes of the head, blank line included */
+    size_t path_at;                 /* offset of the target's path */
+    size_t path_len;                /* its length, up to any '?' */
+    int is_get;                     /* the method is GET */
     size_t query_at;                /* offset of the target's '?', or 0 */
     size_t query_len;               /* bytes from '?' to the end of the target */
 } nws_head_t;

@@ -107,6 +107,9 @@ s_request_line (s_parse_t *p)
     for (size_t k = target; k + 2 < path_end; k++)
         if (b [k] == '%' && b [k + 1] == '0' && b [k + 2] == '0')
             return s_refuse (p, 404, "a NUL in the path names nothing here");
+    p->head->path_at = target;
+    p->head->path_len = path_end - target;
+    p->head->is_get = get;
     if (query) {
         p->head->query_at = path_end;
         p->head->query_len = end - path_end;

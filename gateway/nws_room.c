@@ -36,10 +36,15 @@ nws_room_destroy (nws_room_t **self_p)
 //  peer never keeps two links of one channel: it closes the second before
 //  reading from it. Writing to both then loses nothing.)
 static int
+s_legacy_proxy (const nws_session_t *session)
+{
+    return session->is_proxy && strncmp (session->proxy_peer, "mac:", 4) == 0;
+}
+
+static int
 s_same_legacy_proxy (const nws_session_t *a, const nws_session_t *b)
 {
-    return a != b && a->is_proxy && b->is_proxy && strncmp (a->proxy_peer, "mac:", 4) == 0
-        && strcmp (a->proxy_peer, b->proxy_peer) == 0;
+    return a != b && s_legacy_proxy (a) && strcmp (a->proxy_peer, b->proxy_peer) == 0;
 }
 
 void
@@ -47,8 +52,10 @@ nws_room_add (nws_room_t *self, nws_session_t *session)
 {
     //  The newest link of a proxy carries its messages: an older one may
     //  be half dead (the peer dialed again because it broke).
+    //  Only such links look at the others: a join costs the same however
+    //  many clients the room has.
     session->shadowed = 0;
-    for (nws_session_t *s = self->first; s; s = s->next)
+    for (nws_session_t *s = s_legacy_proxy (session) ? self->first : NULL; s; s = s->next)
         if (s_same_legacy_proxy (s, session))
             s->shadowed = 1;
     session->prev = NULL;
@@ -65,7 +72,7 @@ nws_room_add (nws_room_t *self, nws_session_t *session)
 void
 nws_room_remove (nws_room_t *self, nws_session_t *session)
 {
-    if (!session->shadowed) {
+    if (s_legacy_proxy (session) && !session->shadowed) {
         //  The carrier leaves: the newest other link of that proxy (members
         //  are newest first) carries from now on.
         for (nws_session_t *s = self->first; s; s = s->next)

@@ -63,6 +63,10 @@ struct nws_gateway_t {
     char proxy_id [NWS_PROXY_ID_LEN + 1]; /* this host's proxy id, told to peer proxies */
     struct lws_context *context;    /* lws */
     struct ev_loop *loop;           /* libev, epoll: lws's own poll() walks every descriptor */
+    ev_prepare turn;                /* before each wait for events: s_on_turn */
+    ev_idle idle;                   /* when no event is waiting: s_on_idle */
+    nws_session_t *corked;          /* sessions with frames queued, not yet written */
+    int corked_turns;               /* loop turns since they were first queued */
     struct lws_vhost *vhost;        /* the one vhost */
     nws_listener_t *listener;       /* our SO_REUSEPORT socket */
     nws_hublink_t *hub;             /* PUB/SUB on the hub */
@@ -89,8 +93,10 @@ struct nws_gateway_t {
 #define S_HEAD_MAX 8192             /* request head bytes; lws's max_http_header_data too */
 #define S_CLOSE_GRACE_SECS 5        /* to send a close frame to a stuck reader */
 #define S_TICK_MS 200               /* longest wait to notice a stop signal */
-#define S_BATCH_BYTES 65536         /* most bytes of small frames sent in one write */
-#define S_RX_BUFFER 2048            /* lws rx buffer per connection */
+#define S_BATCH_BYTES 262144        /* most bytes of small frames sent in one write */
+#define S_READ_BYTES 262144         /* most bytes lws reads from a socket at once */
+#define S_CORK_TURNS 32             /* loop turns that queued frames wait, at most */
+#define S_RX_BUFFER 16384           /* lws rx buffer per connection: lws reads this much per loop turn */
 #define S_SYNC_RESEND_MS 5          /* a sync can be dropped before the hub has our subscription */
 #define S_QUIET_SYNC_MS 20          /* wait for a new channel's sync while the hub seems down */
 #define S_RX_RESERVE 65536          /* most reserved for a message before it arrives */
@@ -319,6 +325,39 @@ s_session_close (nws_session_t *session, uint16_t code, const char *reason)
     lws_callback_on_writable (session->wsi);
 }
 
+//  Frames were queued for session: they go out when the loop has no more
+//  events waiting (or after S_CORK_TURNS turns), with all that is queued
+//  for it by then, in one write (s_flush). No poll for writability first:
+//  most sockets can take it at once.
+static void
+s_session_cork (nws_gateway_t *self, nws_session_t *session)
+{
+    if (session->corked)
+        return;
+    if (!self->corked)
+        ev_idle_start (self->loop, &self->idle);
+    session->corked = 1;
+    session->cork_prev = NULL;
+    session->cork_next = self->corked;
+    if (self->corked)
+        self->corked->cork_prev = session;
+    self->corked = session;
+}
+
+static void
+s_session_uncork (nws_gateway_t *self, nws_session_t *session)
+{
+    if (!session->corked)
+        return;
+    if (session->cork_prev)
+        session->cork_prev->cork_next = session->cork_next;
+    else
+        self->corked = session->cork_next;
+    if (session->cork_next)
+        session->cork_next->cork_prev = session->cork_prev;
+    session->corked = 0;
+}
+
 //  Queues frame to every open member but except; proxy links get only
 //  messages that did not come from a proxy.
 static void
@@ -350,7 +389,7 @@ s_room_deliver (nws_gateway_t *self, nws_room_t *room, nws_frame_t *frame,
         }
         self->counters.deliveries++;
         if (was_empty)
-            lws_callback_on_writable (s->wsi);
+            s_session_cork (self, s);
     }
 }
 
@@ -417,6 +456,7 @@ s_session_leave (nws_gateway_t *self, nws_session_t *session)
         s_peer_adjust (self, session->peer, -1);
         session->peer [0] = '\0';
     }
+    s_session_uncork (self, session);
     nws_queue_clear (&session->queue);
     nws_frame_unref (&session->rx);
 }
@@ -1172,7 +1212,7 @@ s_on_established (nws_gateway_t *self, nws_session_t *session, struct lws *wsi)
         }
         else
         if (replayed)
-            lws_callback_on_writable (wsi);
+            s_session_cork (self, session);
     }
     if (!session->is_proxy && room->clients == 1)
         s_room_interest (self, room, 1);
@@ -1324,6 +1364,46 @@ static const struct lws_protocols s_protocols [] = {
     { NULL, NULL, 0, 0, 0, NULL, 0 }
 };
 
+//  Writes what is queued: one write per client (as uWebSockets corks). A
+//  socket that still holds part of an earlier write, and a closing
+//  session, wait for lws's WRITEABLE callback instead.
+static void
+s_flush (nws_gateway_t *self)
+{
+    nws_session_t *session;
+    ev_idle_stop (self->loop, &self->idle);
+    self->corked_turns = 0;
+    while ((session = self->corked)) {
+        s_session_uncork (self, session);
+        if (session->state != NWS_SESSION_OPEN || lws_partial_buffered (session->wsi))
+            lws_callback_on_writable (session->wsi);
+        else
+        if (s_session_writeable (session, session->wsi) < 0) {
+            session->state = NWS_SESSION_CLOSING;
+            lws_set_timeout (session->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+        }
+    }
+}
+
+//  lws reads a client's socket rx_buffer_size bytes per loop turn: while
+//  a sender's bytes keep coming, their fan-out waits a few turns so that
+//  each receiver gets many messages per write.
+static void
+s_on_turn (struct ev_loop *loop, ev_prepare *watcher, int revents)
+{
+    nws_gateway_t *self = watcher->data;
+    if (self->corked && ++self->corked_turns >= S_CORK_TURNS)
+        s_flush (self);
+    (void) loop, (void) revents;
+}
+
+static void
+s_on_idle (struct ev_loop *loop, ev_idle *watcher, int revents)
+{
+    s_flush (watcher->data);
+    (void) loop, (void) revents;
+}
+
 //  ---------------------------------------------------------------------
 //  Lifecycle
 
@@ -1373,6 +1453,9 @@ nws_gateway_new (const nws_gateway_config_t *config)
     //  Browsers send cookies for localhost too: 4 KiB of headers (lws's
     //  default) is not enough; 8 KiB is what most servers take.
     info.max_http_header_data = S_HEAD_MAX;
+    //  One read takes in many messages (lws's default is 4 KiB: a message
+    //  per loop turn at 4 KiB), and their fan-out goes in one write.
+    info.pt_serv_buf_size = S_READ_BYTES;
     //  No lws validity timers: lws keeps them in one sorted list, so every
     //  new connection costs a walk over all the others (a quarter of the
     //  gateway's time at 8,000 clients). s_sweep does pings instead.
@@ -1385,6 +1468,10 @@ nws_gateway_new (const nws_gateway_config_t *config)
         nws_error ("ev_loop_new: no epoll");
         goto fail;
     }
+    ev_prepare_init (&self->turn, s_on_turn);
+    ev_idle_init (&self->idle, s_on_idle);
+    self->turn.data = self->idle.data = self;
+    ev_prepare_start (self->loop, &self->turn);
     void *loops [1] = { self->loop };
     info.options |= LWS_SERVER_OPTION_LIBEV;
     info.foreign_loops = loops;
@@ -1586,8 +1673,11 @@ nws_gateway_destroy (nws_gateway_t **self_p)
     //  rooms unsubscribe through the hub link: keep both until then.
     if (self->context)
         lws_context_destroy (self->context);
-    if (self->loop)
+    if (self->loop) {
+        ev_prepare_stop (self->loop, &self->turn);
+        ev_idle_stop (self->loop, &self->idle);
         ev_loop_destroy (self->loop);
+    }
     nws_hublink_destroy (&self->hub);
     nws_listener_destroy (&self->listener);
     zhashx_destroy (&self->rooms);

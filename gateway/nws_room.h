@@ -33,6 +33,8 @@ struct nws_session_t {
     nws_room_t *room;               /* joined (or joining) room, or NULL */
     int joining;                    /* counted in room->joining */
     nws_session_t *prev, *next;     /* room membership, while OPEN/CLOSING */
+    int corked;                     /* frames queued this loop turn: written at its end */
+    nws_session_t *cork_prev, *cork_next; /* in the gateway's list of those */
     uint32_t id;                    /* connection number: low half of origin */
     uint64_t seq;                   /* last sequence number we sent */
     uint64_t marked_seq;            /* seq when its marks began */

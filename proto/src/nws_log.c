@@ -49,6 +49,9 @@ nws_log_lws (int level, const char *line)
     size_t len = strlen (line);
     while (len && line [len - 1] == '\n')
         len--;
-    //  1 is LLL_ERR; proto does not depend on lws's headers.
-    nws_log (level == 1 ? NWS_LOG_WARN : NWS_LOG_DEBUG, "lws: %.*s", (int) len, line);
+    //  1 is LLL_ERR; proto does not depend on lws's headers. lws 4.1 logs
+    //  every adoption of a socket with bytes already read as an error:
+    //  that is how every gateway connection starts, nothing is wrong.
+    int routine = strstr (line, "adopt_socket_readbuf: calling service") != NULL;
+    nws_log (level == 1 && !routine ? NWS_LOG_WARN : NWS_LOG_DEBUG, "lws: %.*s", (int) len, line);
 }

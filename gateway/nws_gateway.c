@@ -18,6 +18,7 @@
 #include "nws_log.h"
 #include "nws_neigh.h"
 #include "nws_room.h"
+#include "nws_rxpool.h"
 #include "nws_runtime.h"
 #include "nws_utf8.h"
 #include "nws_static.h"
@@ -1407,6 +1408,36 @@ s_on_idle (struct ev_loop *loop, ev_idle *watcher, int revents)
 //  ---------------------------------------------------------------------
 //  Lifecycle
 
+//  Receive buffers for lws (nws_rxpool.h). lws's allocator takes no
+//  argument, and there is one gateway per process.
+static nws_rxpool_t *s_rxpool = NULL;
+
+static void *
+s_lws_realloc (void *ptr, size_t size, const char *reason)
+{
+    if (ptr && nws_rxpool_owns (s_rxpool, ptr)) {
+        if (size && size <= nws_rxpool_size (s_rxpool))
+            return ptr;
+        void *copy = NULL;
+        if (size) {
+            if (!(copy = malloc (size)))
+                return NULL;
+            memcpy (copy, ptr, nws_rxpool_size (s_rxpool));
+        }
+        nws_rxpool_free (s_rxpool, ptr);
+        return copy;
+    }
+    if (!size) {
+        free (ptr);
+        return NULL;
+    }
+    void *slot = NULL;
+    if (!ptr && s_rxpool && size <= nws_rxpool_size (s_rxpool)
+    &&  reason && strcmp (reason, "rx_ubuf") == 0)
+        slot = nws_rxpool_alloc (s_rxpool);
+    return slot ? slot : realloc (ptr, size);
+}
+
 nws_gateway_t *
 nws_gateway_new (const nws_gateway_config_t *config)
 {
@@ -1442,6 +1473,11 @@ nws_gateway_new (const nws_gateway_config_t *config)
         goto fail;
 
     lws_set_log_level (LLL_ERR | LLL_WARN, nws_log_lws);
+    //  Room for every client, and for the handshakes let in beyond them.
+    s_rxpool = nws_rxpool_new (LWS_PRE + S_RX_BUFFER + 4, config->max_clients + 64);
+    if (!s_rxpool)
+        nws_warn ("cannot reserve receive buffers: lws allocates them");
+    lws_set_allocator (s_lws_realloc);
     struct lws_context_creation_info info;
     memset (&info, 0, sizeof info);
     info.port = CONTEXT_PORT_NO_LISTEN_SERVER;
@@ -1673,6 +1709,7 @@ nws_gateway_destroy (nws_gateway_t **self_p)
     //  rooms unsubscribe through the hub link: keep both until then.
     if (self->context)
         lws_context_destroy (self->context);
+    nws_rxpool_destroy (&s_rxpool);
     if (self->loop) {
         ev_prepare_stop (self->loop, &self->turn);
         ev_idle_stop (self->loop, &self->idle);

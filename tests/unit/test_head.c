@@ -78,10 +78,18 @@ query_is_located (void)
     CHECK_INT (head.status, 0);
     CHECK_INT (head.query_at, strlen ("GET /local/x"));
     CHECK_INT (head.query_len, strlen ("?c=%00&d"));
+    CHECK_INT (head.path_at, strlen ("GET "));
+    CHECK_INT (head.path_len, strlen ("/local/x"));
+    CHECK_INT (head.is_get, 1);
     req = "GET /local/x HTTP/1.1\r\nHost: h\r\n\r\n";
     CHECK_INT (nws_head_parse (req, strlen (req), S_MAX, &head), 1);
     CHECK_INT (head.query_at, 0);
     CHECK_INT (head.query_len, 0);
+    CHECK_INT (head.path_len, strlen ("/local/x"));
+    req = "HEAD /local/y HTTP/1.1\r\nHost: h\r\n\r\n";
+    CHECK_INT (nws_head_parse (req, strlen (req), S_MAX, &head), 1);
+    CHECK_INT (head.path_at, strlen ("HEAD "));
+    CHECK_INT (head.is_get, 0);
 }
 
 static void

@@ -708,8 +708,8 @@ def main():
           "Node) for %d round%s. A ratio is nws's advantage in one round, median (min–max) over "
           "the rounds, **higher = better for nws**: nws / peer for rates, peer / nws for latency, "
           "memory and CPU. \"CPU eff.\" is the peer's server CPU per delivery (or connection) over "
-          "nws's: less sensitive to a busy machine than rates. Figures are medians. Targets are "
-          "the ones set against Node's `ws`; \"met\" is against Bun / Node."
+          "nws's: less sensitive to a busy machine than rates. Figures are medians. The target "
+          "is nws at least even on every figure; \"met\" is against Bun / Node."
           % (rounds, "" if rounds == 1 else "s"))
     if big_crowd < 20000:
         print()

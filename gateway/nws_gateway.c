@@ -95,7 +95,7 @@ struct nws_gateway_t {
 #define S_CLOSE_GRACE_SECS 5        /* to send a close frame to a stuck reader */
 #define S_TICK_MS 200               /* longest wait to notice a stop signal */
 #define S_BATCH_BYTES 262144        /* most bytes of small frames sent in one write */
-#define S_READ_BYTES 262144         /* most bytes lws reads from a socket at once */
+#define S_READ_BYTES 262144         /* lws's read buffer (one per thread): caps every read */
 #define S_CORK_TURNS 32             /* loop turns that queued frames wait, at most */
 #define S_RX_BUFFER 16384           /* lws rx buffer per connection: lws reads this much per loop turn */
 #define S_SYNC_RESEND_MS 5          /* a sync can be dropped before the hub has our subscription */
@@ -1379,10 +1379,9 @@ s_flush (nws_gateway_t *self)
         if (session->state != NWS_SESSION_OPEN || lws_partial_buffered (session->wsi))
             lws_callback_on_writable (session->wsi);
         else
-        if (s_session_writeable (session, session->wsi) < 0) {
-            session->state = NWS_SESSION_CLOSING;
+        if (s_session_writeable (session, session->wsi) < 0)
+            //  The socket failed: lws closes it from its own loop turn.
             lws_set_timeout (session->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
-        }
     }
 }
 
@@ -1489,8 +1488,8 @@ nws_gateway_new (const nws_gateway_config_t *config)
     //  Browsers send cookies for localhost too: 4 KiB of headers (lws's
     //  default) is not enough; 8 KiB is what most servers take.
     info.max_http_header_data = S_HEAD_MAX;
-    //  One read takes in many messages (lws's default is 4 KiB: a message
-    //  per loop turn at 4 KiB), and their fan-out goes in one write.
+    //  One read takes in many messages (lws's default of 4 KiB would cap
+    //  reads below S_RX_BUFFER), and their fan-out goes in one write.
     info.pt_serv_buf_size = S_READ_BYTES;
     //  No lws validity timers: lws keeps them in one sorted list, so every
     //  new connection costs a walk over all the others (a quarter of the
@@ -1647,9 +1646,8 @@ s_room_keepalive (nws_gateway_t *self, nws_room_t *room, int64_t now)
 
 //  Once a second, for every room: a sync while the hub has not confirmed
 //  it (the first one sent since counts), marks, the replay ring's trim,
-//  and keepalive. The rooms
-//  are walked from a copy of the table: what the sweep calls may look
-//  rooms up, which moves the table's own cursor.
+//  and keepalive. The rooms are walked from a copy of the table: what the
+//  sweep calls may look rooms up, which moves the table's own cursor.
 static void
 s_sweep (nws_gateway_t *self)
 {

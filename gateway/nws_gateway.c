@@ -729,41 +729,56 @@ s_is_get (struct lws *wsi)
     return lws_hdr_total_length (wsi, WSI_TOKEN_GET_URI) > 0;
 }
 
-//  Every counter once, for /status and /metrics alike.
+//  Every counter once, for /status and /metrics alike, in their order:
+//  its name (JSON key; Prometheus nws_<name>_total), its value (from c,
+//  our counters; hub, the hub link's; door, the listener's) and its help.
+#define S_COUNTERS(X) \
+    X (accepted, c->accepted, "WebSocket handshakes completed") \
+    X (refused_full, c->refused_full, "connections closed at once: over --max-clients") \
+    X (refused_clients, c->refused_clients, "upgrades refused with 503: --max-clients") \
+    X (refused_address, c->refused_address, \
+       "upgrades refused with 429: --max-clients-per-address") \
+    X (refused_channels, c->refused_channels, "upgrades refused with 503: --max-channels") \
+    X (messages_in, c->messages_in, "messages received from clients") \
+    X (deliveries, c->deliveries, "messages queued to clients") \
+    X (hub_messages, c->hub_messages, "messages of other origins from the hub") \
+    X (unrouted, c->unrouted, "hub messages for channels without clients here") \
+    X (proxy_ignored, c->proxy_ignored, "messages sent by proxy links, which only read") \
+    X (closed_too_big, c->closed_too_big, \
+       "clients closed with 1009: message over --max-message") \
+    X (closed_slow, c->closed_slow, "clients closed with 4001: send queue full") \
+    X (closed_gap, c->closed_gap, "clients closed with 4002: messages lost upstream") \
+    X (closed_idle, c->closed_idle, "clients dropped after --idle-secs of silence") \
+    X (closed_bad_utf8, c->closed_bad_utf8, \
+       "clients closed with 1007: a text message that is not UTF-8") \
+    X (closed_bad_close, c->closed_bad_close, \
+       "clients closed with 1002 or 1007: an invalid close frame") \
+    X (closed_protocol_error, c->closed_protocol, \
+       "clients closed with 1002 by libwebsockets: a protocol error") \
+    X (gaps, c->gaps, "sequence gaps seen on hub messages") \
+    X (http_errors, c->http_errors + door.refused, \
+       "HTTP requests answered with an error status") \
+    X (hub_published, hub.published, "messages published to the hub") \
+    X (hub_publish_failed, hub.publish_failed, "messages the hub socket refused") \
+    X (hub_malformed, hub.malformed, "malformed messages received from the hub") \
+    X (hub_sync_timeouts, hub.sync_timeouts, \
+       "channel subscriptions the hub did not confirm in time") \
+    X (hub_connects, hub.connects, "handshakes with a hub: 1 plus the restarts seen") \
+    X (refused_head, door.refused, "requests refused on their head alone: malformed, " \
+       "not GET, too large (also in http_errors)") \
+    X (handshake_timeouts, door.timeouts, \
+       "connections closed: no complete request head in time") \
+    X (replayed, c->replayed, "messages a peer proxy's link got from the replay ring " \
+       "(it linked late or came back)") \
+    X (departed_marks, c->departed_marks, "marks sent for senders that had already left")
+
 static const struct {
-    const char *name;               /* JSON key; Prometheus nws_<name>_total */
-    const char *help;               /* Prometheus HELP */
+    const char *name;
+    const char *help;
 } s_counter_info [] = {
-    { "accepted", "WebSocket handshakes completed" },
-    { "refused_full", "connections closed at once: over --max-clients" },
-    { "refused_clients", "upgrades refused with 503: --max-clients" },
-    { "refused_address", "upgrades refused with 429: --max-clients-per-address" },
-    { "refused_channels", "upgrades refused with 503: --max-channels" },
-    { "messages_in", "messages received from clients" },
-    { "deliveries", "messages queued to clients" },
-    { "hub_messages", "messages of other origins from the hub" },
-    { "unrouted", "hub messages for channels without clients here" },
-    { "proxy_ignored", "messages sent by proxy links, which only read" },
-    { "closed_too_big", "clients closed with 1009: message over --max-message" },
-    { "closed_slow", "clients closed with 4001: send queue full" },
-    { "closed_gap", "clients closed with 4002: messages lost upstream" },
-    { "closed_idle", "clients dropped after --idle-secs of silence" },
-    { "closed_bad_utf8", "clients closed with 1007: a text message that is not UTF-8" },
-    { "closed_bad_close", "clients closed with 1002 or 1007: an invalid close frame" },
-    { "closed_protocol_error", "clients closed with 1002 by libwebsockets: a protocol error" },
-    { "gaps", "sequence gaps seen on hub messages" },
-    { "http_errors", "HTTP requests answered with an error status" },
-    { "hub_published", "messages published to the hub" },
-    { "hub_publish_failed", "messages the hub socket refused" },
-    { "hub_malformed", "malformed messages received from the hub" },
-    { "hub_sync_timeouts", "channel subscriptions the hub did not confirm in time" },
-    { "hub_connects", "handshakes with a hub: 1 plus the restarts seen" },
-    { "refused_head", "requests refused on their head alone: malformed, not GET, too large "
-                      "(also in http_errors)" },
-    { "handshake_timeouts", "connections closed: no complete request head in time" },
-    { "replayed", "messages a peer proxy's link got from the replay ring (it linked late "
-                  "or came back)" },
-    { "departed_marks", "marks sent for senders that had already left" },
+#define S_INFO(name, value, help) { #name, help },
+    S_COUNTERS (S_INFO)
+#undef S_INFO
 };
 #define S_COUNTER_COUNT (sizeof s_counter_info / sizeof s_counter_info [0])
 
@@ -788,15 +803,10 @@ s_counter_values (nws_gateway_t *self, uint64_t *values)
     nws_listener_stats (self->listener, &door);
     s_counters_t *c = &self->counters;
     uint64_t all [] = {
-        c->accepted, c->refused_full, c->refused_clients, c->refused_address,
-        c->refused_channels, c->messages_in, c->deliveries, c->hub_messages, c->unrouted,
-        c->proxy_ignored, c->closed_too_big, c->closed_slow, c->closed_gap, c->closed_idle,
-        c->closed_bad_utf8, c->closed_bad_close, c->closed_protocol, c->gaps,
-        c->http_errors + door.refused, hub.published, hub.publish_failed, hub.malformed,
-        hub.sync_timeouts, hub.connects, door.refused, door.timeouts, c->replayed,
-        c->departed_marks,
+#define S_VALUE(name, value, help) value,
+        S_COUNTERS (S_VALUE)
+#undef S_VALUE
     };
-    _Static_assert (sizeof all / sizeof all [0] == S_COUNTER_COUNT, "one value per counter");
     memcpy (values, all, sizeof all);
 }
 

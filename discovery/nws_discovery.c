@@ -11,6 +11,7 @@
 #include <sys/random.h>
 #include <unistd.h>
 
+#include "nws_addr.h"
 #include "nws_avahi.h"
 #include "nws_channel.h"
 #include "nws_hubmsg.h"
@@ -259,8 +260,7 @@ s_is_local_address (const char *address, int *loopback)
     struct in6_addr v6;
     int family = inet_pton (AF_INET, plain, &v4) == 1 ? AF_INET
                : inet_pton (AF_INET6, plain, &v6) == 1 ? AF_INET6 : 0;
-    *loopback = (family == AF_INET && (ntohl (v4.s_addr) >> 24) == 127)
-             || (family == AF_INET6 && IN6_IS_ADDR_LOOPBACK (&v6));
+    *loopback = nws_addr_text_is_loopback (plain);
     if (!family || *loopback)
         return *loopback;
     struct ifaddrs *list = NULL, *it;

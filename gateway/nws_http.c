@@ -10,6 +10,8 @@
 #include <strings.h>
 #include <sys/socket.h>
 
+#include "nws_addr.h"
+
 static const char *
 s_reason (int status)
 {
@@ -104,8 +106,7 @@ nws_http_request_is_local (struct lws *wsi)
     if (strcasecmp (host, "localhost") == 0 || strcasecmp (host, "localhost.") == 0
     ||  strcmp (host, "[::1]") == 0)
         return 1;
-    struct in_addr v4;
-    return inet_pton (AF_INET, host, &v4) == 1 && (ntohl (v4.s_addr) >> 24) == 127;
+    return nws_addr_text_is_loopback (host);
 }
 
 int
@@ -137,17 +138,6 @@ nws_http_fd_is_loopback (int fd)
 {
     struct sockaddr_storage ss;
     socklen_t len = sizeof ss;
-    if (getpeername (fd, (struct sockaddr *) &ss, &len) < 0)
-        return 0;
-    if (ss.ss_family == AF_INET) {
-        const struct sockaddr_in *v4 = (const struct sockaddr_in *) &ss;
-        return (ntohl (v4->sin_addr.s_addr) >> 24) == 127;
-    }
-    if (ss.ss_family == AF_INET6) {
-        const struct in6_addr *a = &((const struct sockaddr_in6 *) &ss)->sin6_addr;
-        if (IN6_IS_ADDR_LOOPBACK (a))
-            return 1;
-        return IN6_IS_ADDR_V4MAPPED (a) && a->s6_addr [12] == 127;
-    }
-    return 0;
+    return getpeername (fd, (struct sockaddr *) &ss, &len) == 0
+        && nws_addr_is_loopback ((struct sockaddr *) &ss);
 }

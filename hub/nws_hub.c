@@ -14,6 +14,7 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include "nws_addr.h"
 #include "nws_hubmsg.h"
 #include "nws_limits.h"
 #include "nws_log.h"
@@ -102,15 +103,10 @@ s_port_valid (const char *port)
 static int
 s_host_loopback (const char *host, int bracketed)
 {
-    if (bracketed) {
-        struct in6_addr addr6;
-        return inet_pton (AF_INET6, host, &addr6) == 1 && IN6_IS_ADDR_LOOPBACK (&addr6);
-    }
-    if (strcmp (host, "localhost") == 0)
-        return 1;
-    struct in_addr addr4;
-    return inet_pton (AF_INET, host, &addr4) == 1
-        && (ntohl (addr4.s_addr) >> 24) == 127;
+    //  Only an IPv6 address goes in brackets.
+    if (bracketed)
+        return strchr (host, ':') && nws_addr_text_is_loopback (host);
+    return strcmp (host, "localhost") == 0 || nws_addr_text_is_loopback (host);
 }
 
 int

@@ -12,8 +12,8 @@
 
 #include "nws_addr.h"
 
-static const char *
-s_reason (int status)
+const char *
+nws_http_reason (int status)
 {
     switch (status) {
         case 200: return "OK";
@@ -21,10 +21,13 @@ s_reason (int status)
         case 403: return "Forbidden";
         case 404: return "Not Found";
         case 405: return "Method Not Allowed";
-        case 500: return "Internal Server Error";
+        case 414: return "URI Too Long";
         case 426: return "Upgrade Required";
         case 429: return "Too Many Requests";
+        case 431: return "Request Header Fields Too Large";
+        case 500: return "Internal Server Error";
         case 503: return "Service Unavailable";
+        case 505: return "HTTP Version Not Supported";
         default: return "Error";
     }
 }
@@ -70,7 +73,7 @@ nws_http_error_allow (struct lws *wsi, int status, const char *why, const char *
 {
     nws_text_t body = { 0 };
     char extra [64];
-    nws_text_printf (&body, "%d %s: %s\n", status, s_reason (status), why);
+    nws_text_printf (&body, "%d %s: %s\n", status, nws_http_reason (status), why);
     //  405 names the methods allowed; 426 the WebSocket version (RFC 6455 4.4).
     if (status == 405)
         snprintf (extra, sizeof extra, "allow: %s\r\n", allow);

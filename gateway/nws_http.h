@@ -42,4 +42,7 @@ int nws_http_peer_is_loopback (struct lws *wsi);
 /*  The same for a connected socket.  */
 int nws_http_fd_is_loopback (int fd);
 
+/*  The reason phrase of an HTTP status, e.g. "Not Found".  */
+const char *nws_http_reason (int status);
+
 #endif

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "nws_head.h"
+#include "nws_http.h"
 #include "nws_log.h"
 
 #define S_HEAD_FIRST 1024           /* head buffer to start with; grows to head_max */
@@ -137,20 +138,6 @@ s_done (nws_listener_t *self, s_pending_t *p)
     return 1;
 }
 
-static const char *
-s_reason (int status)
-{
-    switch (status) {
-        case 400: return "Bad Request";
-        case 404: return "Not Found";
-        case 405: return "Method Not Allowed";
-        case 414: return "URI Too Long";
-        case 431: return "Request Header Fields Too Large";
-        case 505: return "HTTP Version Not Supported";
-        default:  return "Error";
-    }
-}
-
 //  Answers a refused head and closes the connection. The answer is small
 //  enough for an empty socket buffer; what the client still sends is read
 //  and dropped for a moment, so that our close does not reset the answer
@@ -186,7 +173,7 @@ s_refuse (nws_listener_t *self, s_pending_t *p, const nws_head_t *head)
     int n = snprintf (answer, sizeof answer,
                       "HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\n"
                       "Content-Length: %zu\r\nConnection: close\r\n%s%s%s\r\n%s%s",
-                      head->status, s_reason (head->status), strlen (head->why) + 1,
+                      head->status, nws_http_reason (head->status), strlen (head->why) + 1,
                       head->allow ? "Allow: " : "", head->allow ? head->allow : "",
                       head->allow ? "\r\n" : "", bodyless ? "" : head->why,
                       bodyless ? "" : "\n");

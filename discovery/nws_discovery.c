@@ -720,19 +720,9 @@ s_socket (nws_discovery_t *self, int type, const char *name)
                    self->config.runtime_dir);
         return NULL;
     }
-    void *sock = zmq_socket (self->zctx, type);
-    int linger = 0, hwm = NWS_HUB_HWM, ivl = 20, ivl_max = NWS_HUB_RECONNECT_MAX_MS;
-    zmq_setsockopt (sock, ZMQ_LINGER, &linger, sizeof linger);
-    zmq_setsockopt (sock, ZMQ_SNDHWM, &hwm, sizeof hwm);
-    zmq_setsockopt (sock, ZMQ_RECONNECT_IVL, &ivl, sizeof ivl);
-    zmq_setsockopt (sock, ZMQ_RECONNECT_IVL_MAX, &ivl_max, sizeof ivl_max);
-    if (type == ZMQ_SUB)
+    void *sock = nws_hubmsg_socket (self->zctx, type, endpoint);
+    if (sock && type == ZMQ_SUB)
         zmq_setsockopt (sock, ZMQ_SUBSCRIBE, "", 0);
-    if (zmq_connect (sock, endpoint) < 0) {
-        nws_error ("zmq_connect %s: %s", endpoint, zmq_strerror (errno));
-        zmq_close (sock);
-        return NULL;
-    }
     return sock;
 }
 

@@ -28,29 +28,6 @@ struct nws_hublink_t {
     nws_hublink_stats_t stats;      /* counters */
 };
 
-static void *
-s_socket (nws_hublink_t *self, int type, const char *endpoint)
-{
-    void *sock = zmq_socket (self->zctx, type);
-    if (!sock) {
-        nws_error ("zmq_socket: %s", zmq_strerror (errno));
-        return NULL;
-    }
-    int hwm = NWS_HUB_HWM, linger = 0, ivl = 20, ivl_max = NWS_HUB_RECONNECT_MAX_MS;
-    zmq_setsockopt (sock, ZMQ_SNDHWM, &hwm, sizeof hwm);
-    zmq_setsockopt (sock, ZMQ_RCVHWM, &hwm, sizeof hwm);
-    zmq_setsockopt (sock, ZMQ_LINGER, &linger, sizeof linger);
-    //  Reconnect soon after a hub restart, within the hub's grace period.
-    zmq_setsockopt (sock, ZMQ_RECONNECT_IVL, &ivl, sizeof ivl);
-    zmq_setsockopt (sock, ZMQ_RECONNECT_IVL_MAX, &ivl_max, sizeof ivl_max);
-    if (zmq_connect (sock, endpoint) < 0) {
-        nws_error ("zmq_connect %s: %s", endpoint, zmq_strerror (errno));
-        zmq_close (sock);
-        return NULL;
-    }
-    return sock;
-}
-
 nws_hublink_t *
 nws_hublink_new (const char *runtime_dir, uint32_t instance,
                  nws_hublink_fn *handler, nws_hublink_sync_fn *on_sync, void *arg)
@@ -71,8 +48,8 @@ nws_hublink_new (const char *runtime_dir, uint32_t instance,
     self->zctx = zmq_ctx_new ();
     if (!self->zctx)
         goto fail;
-    self->pub = s_socket (self, ZMQ_PUB, in);
-    self->sub = s_socket (self, ZMQ_SUB, out);
+    self->pub = nws_hubmsg_socket (self->zctx, ZMQ_PUB, in);
+    self->sub = nws_hubmsg_socket (self->zctx, ZMQ_SUB, out);
     if (!self->pub || !self->sub)
         goto fail;
     //  libzmq reconnects silently; its monitor is how we learn that a hub

@@ -68,21 +68,6 @@ struct nws_hub_t {
     int status_failed;              /* a write failed (logged once) */
 };
 
-static void *
-s_socket (nws_hub_t *self, int type)
-{
-    void *sock = zmq_socket (self->zctx, type);
-    if (!sock) {
-        nws_error ("zmq_socket: %s", zmq_strerror (errno));
-        return NULL;
-    }
-    int hwm = NWS_HUB_HWM, linger = 0;
-    zmq_setsockopt (sock, ZMQ_SNDHWM, &hwm, sizeof hwm);
-    zmq_setsockopt (sock, ZMQ_RCVHWM, &hwm, sizeof hwm);
-    zmq_setsockopt (sock, ZMQ_LINGER, &linger, sizeof linger);
-    return sock;
-}
-
 //  ---------------------------------------------------------------------
 //  Endpoints
 
@@ -278,9 +263,9 @@ nws_hub_new (const nws_hub_config_t *config)
     self->zctx = zmq_ctx_new ();
     if (!self->channels || !self->interest || !self->zctx)
         goto fail;
-    self->xpub = s_socket (self, ZMQ_XPUB);
-    self->xsub = s_socket (self, ZMQ_XSUB);
-    self->events = s_socket (self, ZMQ_XPUB);
+    self->xpub = nws_hubmsg_socket (self->zctx, ZMQ_XPUB, NULL);
+    self->xsub = nws_hubmsg_socket (self->zctx, ZMQ_XSUB, NULL);
+    self->events = nws_hubmsg_socket (self->zctx, ZMQ_XPUB, NULL);
     if (!self->xpub || !self->xsub || !self->events)
         goto fail;
     //  Every subscription to the events socket asks for a snapshot.

@@ -39,4 +39,10 @@ void nws_hubmsg_close (nws_hubmsg_t *msg);
 int nws_hubmsg_send (void *sock, const void *topic, size_t topic_len,
                      const nws_envelope_t *env, const void *payload, size_t len);
 
+/*  A socket of type on zctx with the hub's settings: high-water marks of
+    NWS_HUB_HWM, no linger, reconnection within NWS_HUB_RECONNECT_MAX_MS;
+    connected to endpoint unless it is NULL. Returns NULL after logging
+    why.  */
+void *nws_hubmsg_socket (void *zctx, int type, const char *endpoint);
+
 #endif

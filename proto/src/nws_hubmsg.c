@@ -4,6 +4,9 @@
 #include <errno.h>
 #include <string.h>
 
+#include "nws_limits.h"
+#include "nws_log.h"
+
 #define S_MAX_FRAMES 3
 
 //  Receives a frame after the first of a multipart message. It is there
@@ -130,4 +133,27 @@ nws_hubmsg_send (void *sock, const void *topic, size_t topic_len,
     if (rc == 0)
         rc = s_send_frame (sock, payload, len, 0);
     return rc;
+}
+
+void *
+nws_hubmsg_socket (void *zctx, int type, const char *endpoint)
+{
+    void *sock = zmq_socket (zctx, type);
+    if (!sock) {
+        nws_error ("zmq_socket: %s", zmq_strerror (errno));
+        return NULL;
+    }
+    int hwm = NWS_HUB_HWM, linger = 0, ivl = 20, ivl_max = NWS_HUB_RECONNECT_MAX_MS;
+    zmq_setsockopt (sock, ZMQ_SNDHWM, &hwm, sizeof hwm);
+    zmq_setsockopt (sock, ZMQ_RCVHWM, &hwm, sizeof hwm);
+    zmq_setsockopt (sock, ZMQ_LINGER, &linger, sizeof linger);
+    //  Back soon after a hub restart, within the hub's grace period.
+    zmq_setsockopt (sock, ZMQ_RECONNECT_IVL, &ivl, sizeof ivl);
+    zmq_setsockopt (sock, ZMQ_RECONNECT_IVL_MAX, &ivl_max, sizeof ivl_max);
+    if (endpoint && zmq_connect (sock, endpoint) < 0) {
+        nws_error ("zmq_connect %s: %s", endpoint, zmq_strerror (errno));
+        zmq_close (sock);
+        return NULL;
+    }
+    return sock;
 }

@@ -762,9 +762,7 @@ nws_discovery_new (const nws_discovery_config_t *config)
             return NULL;
         }
     }
-    while (self->instance == 0)
-        if (getrandom (&self->instance, sizeof self->instance, 0) != sizeof self->instance)
-            self->instance = (uint32_t) getpid () ^ (uint32_t) zclock_usecs ();
+    self->instance = nws_runtime_random_id ();
     snprintf (self->status_path, sizeof self->status_path, "%s/discovery.json",
               config->runtime_dir);
     self->interest = zhashx_new ();

@@ -1455,9 +1455,7 @@ nws_gateway_new (const nws_gateway_config_t *config)
         return NULL;
     self->config = *config;
     self->started = zclock_mono ();
-    while (self->instance == 0)
-        if (getrandom (&self->instance, sizeof self->instance, 0) != sizeof self->instance)
-            self->instance = (uint32_t) getpid () ^ (uint32_t) zclock_usecs ();
+    self->instance = nws_runtime_random_id ();
     int rc = nws_runtime_proxy_id (config->runtime_dir, self->proxy_id, sizeof self->proxy_id);
     if (rc < 0) {
         nws_error ("cannot read or create %s/proxy-id: %s", config->runtime_dir, strerror (-rc));

@@ -3,8 +3,8 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
-#include <time.h>
+
+#include "nws_runtime.h"
 
 nws_room_t *
 nws_room_new (const nws_channel_t *channel)
@@ -16,9 +16,7 @@ nws_room_new (const nws_channel_t *channel)
     self->topic_len = (size_t) nws_channel_topic (channel, self->topic, sizeof self->topic);
     memcpy (self->key, self->topic, self->topic_len);
     self->key [self->topic_len] = '\0';
-    while (self->epoch == 0)
-        if (getrandom (&self->epoch, sizeof self->epoch, 0) != sizeof self->epoch)
-            self->epoch = (uint32_t) time (NULL) ^ (uint32_t) (uintptr_t) self;
+    self->epoch = nws_runtime_random_id ();
     return self;
 }
 

@@ -3,7 +3,6 @@
 
 #include <errno.h>
 #include <stdlib.h>
-#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 #include <zmq.h>
@@ -12,6 +11,7 @@
 #include "nws_hubmsg.h"
 #include "nws_limits.h"
 #include "nws_log.h"
+#include "nws_runtime.h"
 
 #define S_FULL_WAIT_MS 1            /* pause before retrying a send into a full pipe */
 #define S_POLL_MS 200               /* longest wait before *stop is looked at again */
@@ -27,27 +27,13 @@ struct nws_tap_pub_t {
 
 //  A random non-zero instance id, so that two taps (or a tap and a
 //  gateway) practically never share an origin.
-static uint32_t
-s_instance (void)
-{
-    uint32_t id = 0;
-    while (id == 0) {
-        if (getrandom (&id, sizeof id, 0) != sizeof id) {
-            struct timespec now;
-            clock_gettime (CLOCK_REALTIME, &now);
-            id = (uint32_t) now.tv_nsec ^ (uint32_t) getpid () << 16;
-        }
-    }
-    return id;
-}
-
 nws_tap_pub_t *
 nws_tap_pub_new (const char *endpoint, int linger_ms)
 {
     nws_tap_pub_t *self = calloc (1, sizeof *self);
     if (!self)
         return NULL;
-    self->instance = s_instance ();
+    self->instance = nws_runtime_random_id ();
     self->zctx = zmq_ctx_new ();
     self->sock = self->zctx ? zmq_socket (self->zctx, ZMQ_XPUB) : NULL;
     if (!self->sock) {

@@ -14,6 +14,7 @@
 #define NWS_RUNTIME_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #define NWS_ENDPOINT_MAX 128        /* ipc paths are limited to 107 bytes */
 #define NWS_PROXY_ID_LEN 16         /* hex digits of a proxy id */
@@ -40,5 +41,9 @@ int nws_runtime_proxy_id (const char *dir, char *buf, size_t cap);
 /*  1 if text is a valid proxy id (exactly NWS_PROXY_ID_LEN lowercase hex
     digits, NUL-terminated), else 0.  */
 int nws_runtime_proxy_id_valid (const char *text);
+
+/*  A random number that is never 0: an origin's instance id, a stream's
+    epoch. From getrandom(), else from the pid and the clock.  */
+uint32_t nws_runtime_random_id (void);
 
 #endif

@@ -10,6 +10,7 @@
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 static int
@@ -145,4 +146,17 @@ nws_runtime_proxy_id (const char *dir, char *buf, size_t cap)
     if (!ok)
         return -EIO;
     return s_proxy_id_read (path, buf);
+}
+
+uint32_t
+nws_runtime_random_id (void)
+{
+    uint32_t id = 0;
+    while (id == 0)
+        if (getrandom (&id, sizeof id, 0) != sizeof id) {
+            struct timespec now;
+            clock_gettime (CLOCK_MONOTONIC, &now);
+            id = (uint32_t) now.tv_nsec ^ (uint32_t) getpid () << 16;
+        }
+    return id;
 }

@@ -89,6 +89,7 @@ struct nws_discovery_t {
     uint64_t published;             /* messages from links into the hub */
     uint64_t publish_failed;        /* refused by PUB */
     char status_path [300];         /* <dir>/discovery.json */
+    int status_failed;              /* the last write failed (logged) */
 };
 
 static nws_discovery_t *
@@ -133,17 +134,13 @@ s_status_write (nws_discovery_t *self)
                      self->proxy_id,
                      (unsigned long long) self->published,
                      (unsigned long long) self->publish_failed);
-    char temp [320];
-    snprintf (temp, sizeof temp, "%s.tmp", self->status_path);
-    FILE *file = out.failed ? NULL : fopen (temp, "we");
-    if (file) {
-        int ok = fwrite (nws_text_str (&out), 1, out.len, file) == out.len;
-        ok &= fclose (file) == 0;
-        //  Readers see the old file or the new one, never half of one.
-        if (!ok || rename (temp, self->status_path) < 0)
-            unlink (temp);
-    }
+    const char *step;
+    int rc = nws_text_write_file (&out, self->status_path, &step);
     nws_text_free (&out);
+    //  Logged once until it works again: a full disk must not flood the log.
+    if (rc && !self->status_failed)
+        nws_warn ("cannot update %s (%s: %s)", self->status_path, step, strerror (-rc));
+    self->status_failed = rc != 0;
 }
 
 static void s_reconcile (nws_discovery_t *self, const nws_channel_t *channel);

@@ -19,6 +19,7 @@
 #include "nws_limits.h"
 #include "nws_log.h"
 #include "nws_runtime.h"
+#include "nws_text.h"
 #include "nws_utf8.h"
 
 #define S_BATCH 256                 /* messages forwarded per poll wake-up and side */
@@ -353,57 +354,15 @@ nws_hub_stats (nws_hub_t *self, nws_hub_stats_t *stats)
 //  ---------------------------------------------------------------------
 //  hub.json
 
-typedef struct {
-    char *data;                     /* S_STATUS_MAX bytes */
-    size_t len;                     /* used */
-    int overflow;                   /* something did not fit */
-} s_text_t;
-
 static void
-s_text_printf (s_text_t *text, const char *format, ...)
-    __attribute__ ((format (printf, 2, 3)));
-
-static void
-s_text_printf (s_text_t *text, const char *format, ...)
+s_text_endpoints (nws_text_t *text, const char *key, char (*bound) [NWS_ENDPOINT_MAX], int count)
 {
-    va_list args;
-    va_start (args, format);
-    size_t room = S_STATUS_MAX - text->len;
-    int n = vsnprintf (text->data + text->len, room, format, args);
-    va_end (args);
-    if (n < 0 || (size_t) n >= room)
-        text->overflow = 1;
-    else
-        text->len += (size_t) n;
-}
-
-//  Appends s as a JSON string (endpoints are paths: any byte but NUL).
-static void
-s_text_json_string (s_text_t *text, const char *s)
-{
-    s_text_printf (text, "\"");
-    for (; *s; s++) {
-        unsigned char c = (unsigned char) *s;
-        if (c == '"' || c == '\\')
-            s_text_printf (text, "\\%c", c);
-        else
-        if (c < 0x20)
-            s_text_printf (text, "\\u%04x", c);
-        else
-            s_text_printf (text, "%c", c);
-    }
-    s_text_printf (text, "\"");
-}
-
-static void
-s_text_endpoints (s_text_t *text, const char *key, char (*bound) [NWS_ENDPOINT_MAX], int count)
-{
-    s_text_printf (text, "\"%s\":[", key);
+    nws_text_printf (text, "\"%s\":[", key);
     for (int i = 0; i < count; i++) {
-        s_text_printf (text, i ? "," : "");
-        s_text_json_string (text, bound [i]);
+        nws_text_printf (text, i ? "," : "");
+        nws_text_json_string (text, bound [i]);
     }
-    s_text_printf (text, "]");
+    nws_text_printf (text, "]");
 }
 
 //  Writes hub.json to a temporary file and renames it into place, so a
@@ -414,54 +373,28 @@ s_status_write (nws_hub_t *self)
 {
     self->status_dirty = 0;
     self->status_time = zclock_mono ();
-    s_text_t text = { .data = malloc (S_STATUS_MAX) };
-    if (!text.data)
-        return -ENOMEM;
+    nws_text_t text = { 0 };
     nws_hub_stats_t stats;
     nws_hub_stats (self, &stats);
-    s_text_printf (&text, "{\"pid\":%d,\"forwarded\":%llu,\"external\":%llu,"
-                   "\"dropped\":%llu,\"dropped_by_reason\":{", (int) getpid (),
-                   (unsigned long long) stats.forwarded, (unsigned long long) stats.external,
-                   (unsigned long long) stats.dropped);
+    nws_text_printf (&text, "{\"pid\":%d,\"forwarded\":%llu,\"external\":%llu,"
+                     "\"dropped\":%llu,\"dropped_by_reason\":{", (int) getpid (),
+                     (unsigned long long) stats.forwarded, (unsigned long long) stats.external,
+                     (unsigned long long) stats.dropped);
     for (int i = 0; i < NWS_HUB_DROP_REASONS; i++)
-        s_text_printf (&text, "%s\"%s\":%llu", i ? "," : "", s_drop_names [i],
-                       (unsigned long long) stats.dropped_by [i]);
-    s_text_printf (&text, "},\"channels\":%llu,\"interest\":%llu,\"endpoints\":{",
-                   (unsigned long long) stats.channels, (unsigned long long) stats.interest);
+        nws_text_printf (&text, "%s\"%s\":%llu", i ? "," : "", s_drop_names [i],
+                         (unsigned long long) stats.dropped_by [i]);
+    nws_text_printf (&text, "},\"channels\":%llu,\"interest\":%llu,\"endpoints\":{",
+                     (unsigned long long) stats.channels, (unsigned long long) stats.interest);
     s_text_endpoints (&text, "in", self->bound_in, self->bound_in_count);
-    s_text_printf (&text, ",");
+    nws_text_printf (&text, ",");
     s_text_endpoints (&text, "out", self->bound_out, self->bound_out_count);
-    s_text_printf (&text, "}}\n");
+    nws_text_printf (&text, "}}\n");
 
-    char tmp [sizeof self->status_path + 8];
-    snprintf (tmp, sizeof tmp, "%s.tmp", self->status_path);
-    int rc = 0;
-    const char *call = "";
-    if (text.overflow) {
-        rc = -EFBIG;
-        call = "format";
-    }
-    int fd = rc ? -1 : open (tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (!rc && fd < 0) {
-        rc = -errno;
-        call = "open";
-    }
-    if (!rc && write (fd, text.data, text.len) != (ssize_t) text.len) {
-        rc = errno ? -errno : -EIO;
-        call = "write";
-    }
-    if (fd >= 0 && close (fd) < 0 && !rc) {
-        rc = -errno;
-        call = "close";
-    }
-    if (!rc && rename (tmp, self->status_path) < 0) {
-        rc = -errno;
-        call = "rename";
-    }
-    free (text.data);
+    const char *call = "format";
+    int rc = text.len < S_STATUS_MAX ? nws_text_write_file (&text, self->status_path, &call)
+                                     : -EFBIG;
+    nws_text_free (&text);
     if (rc) {
-        if (fd >= 0)
-            unlink (tmp);
         if (!self->status_failed)
             nws_warn ("cannot update %s (%s: %s); will retry after the next change",
                       self->status_path, call, strerror (-rc));

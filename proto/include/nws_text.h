@@ -21,6 +21,16 @@ void nws_text_printf (nws_text_t *text, const char *format, ...)
 /*  The text, NUL-terminated ("" when empty).  */
 const char *nws_text_str (const nws_text_t *text);
 
+/*  Appends s as a JSON string: quotes, and escapes for '"', '\\' and
+    control characters (other bytes go as they are).  */
+void nws_text_json_string (nws_text_t *text, const char *s);
+
+/*  Writes the text to path through path.tmp (mode 0600) and a rename, so a
+    reader sees the old file or the new one, never a part. Returns 0, or a
+    negative errno with *step naming what failed ("format" when an append
+    had failed).  */
+int nws_text_write_file (const nws_text_t *text, const char *path, const char **step);
+
 /*  Frees the buffer.  */
 void nws_text_free (nws_text_t *text);
 

@@ -727,11 +727,7 @@ s_socket (nws_discovery_t *self, int type, const char *name)
 static int
 s_attach_events (nws_discovery_t *self)
 {
-    int fd;
-    size_t size = sizeof fd;
-    if (zmq_getsockopt (self->events, ZMQ_FD, &fd, &size) < 0)
-        return -1;
-    lws_sock_file_fd_type copy = { .filefd = dup (fd) };
+    lws_sock_file_fd_type copy = { .filefd = nws_hubmsg_fd (self->events) };
     if (copy.filefd < 0
     ||  !lws_adopt_descriptor_vhost (self->vhost, LWS_ADOPT_RAW_FILE_DESC, copy,
                                      S_PROTOCOL_EVENTS, NULL)) {

@@ -169,18 +169,9 @@ nws_hublink_readable (nws_hublink_t *self)
 int
 nws_hublink_attach (nws_hublink_t *self, struct lws_vhost *vhost, const char *protocol)
 {
-    int fd;
-    size_t size = sizeof fd;
-    if (zmq_getsockopt (self->sub, ZMQ_FD, &fd, &size) < 0) {
-        nws_error ("zmq_getsockopt ZMQ_FD: %s", zmq_strerror (errno));
+    lws_sock_file_fd_type copy = { .filefd = nws_hubmsg_fd (self->sub) };
+    if (copy.filefd < 0)
         return -1;
-    }
-    //  lws closes what it adopts; libzmq must keep its own descriptor.
-    lws_sock_file_fd_type copy = { .filefd = dup (fd) };
-    if (copy.filefd < 0) {
-        nws_error ("dup: %s", strerror (errno));
-        return -1;
-    }
     struct lws *wsi = lws_adopt_descriptor_vhost (vhost, LWS_ADOPT_RAW_FILE_DESC,
                                                   copy, protocol, NULL);
     if (!wsi) {

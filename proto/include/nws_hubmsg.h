@@ -45,4 +45,9 @@ int nws_hubmsg_send (void *sock, const void *topic, size_t topic_len,
     why.  */
 void *nws_hubmsg_socket (void *zctx, int type, const char *endpoint);
 
+/*  A dup() of sock's ZMQ_FD, for an event loop that closes what it is
+    given (libzmq keeps its own). Edge-triggered: drain the socket until
+    ZMQ_EVENTS has no POLLIN on every wake-up. Returns -1 after logging.  */
+int nws_hubmsg_fd (void *sock);
+
 #endif

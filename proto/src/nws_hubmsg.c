@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "nws_limits.h"
 #include "nws_log.h"
@@ -156,4 +157,19 @@ nws_hubmsg_socket (void *zctx, int type, const char *endpoint)
         return NULL;
     }
     return sock;
+}
+
+int
+nws_hubmsg_fd (void *sock)
+{
+    int fd;
+    size_t size = sizeof fd;
+    if (zmq_getsockopt (sock, ZMQ_FD, &fd, &size) < 0) {
+        nws_error ("zmq_getsockopt ZMQ_FD: %s", zmq_strerror (errno));
+        return -1;
+    }
+    int copy = dup (fd);
+    if (copy < 0)
+        nws_error ("dup: %s", strerror (errno));
+    return copy;
 }

@@ -42,7 +42,9 @@
 
 /*  Payload of a control message that says how far a sender has got: its
     origin and its last sequence number are in the envelope. Gateways send
-    one a second for each client that has sent, so that a receiver notices
+    one a second for each client for the 3 seconds after its last message
+    (and again after a hub comes back; idle senders are quiet), and go on
+    for 3 seconds for a client that left, so that a receiver notices
     lost messages even when nothing follows them. It may go on to say how
     long ago that last message was sent, "mark <milliseconds>": then a
     receiver that never saw the sender at all, but was there when it sent,

@@ -5,8 +5,10 @@
     (HTTP/1.0 upgrades, no Connection header), and where it is not, it
     drops the connection or waits for the handshake timeout instead of
     answering (a header line without a colon, a NUL, "%00", CONNECT). This
-    module decides, byte by byte as they arrive, whether the head is still
-    plausible, complete and acceptable, or which status refuses it.
+    module decides, from the bytes that have arrived, whether the head is
+    still plausible, complete and acceptable, or which status refuses it.
+    It parses from the start each time; the listener calls it only when a
+    line may have ended, so a byte-at-a-time sender costs linear time.
 
     What passes still goes through lws and the gateway's own checks (paths,
     names, loopback rules, Sec-WebSocket-Key and -Version), which answer

@@ -109,7 +109,7 @@ s_take (nws_hublink_t *self, nws_hubmsg_t *msg)
     self->hub_quiet = 0;
     uint32_t from = (uint32_t) (msg->env.origin >> 32);
     if (msg->env.flags & NWS_FLAG_CONTROL) {
-        //  Our syncs are empty (marks are not), and only ours come back.
+        //  Syncs are empty (marks are not); only our own confirm anything.
         if (from == self->instance && zmq_msg_size (&msg->payload) == 0)
             self->on_sync (self->arg, zmq_msg_data (&msg->topic), zmq_msg_size (&msg->topic),
                            msg->env.seq);

@@ -15,49 +15,9 @@
 #include "nws_envelope.h"
 #include "nws_frame.h"
 #include "nws_replay.h"
+#include "nws_session.h"
 
 #define NWS_ROOM_ORIGINS 16         /* origins tracked per room for gap checks */
-
-typedef enum {
-    NWS_SESSION_HTTP = 0,           /* plain HTTP or handshake in progress */
-    NWS_SESSION_OPEN,               /* WebSocket open, in its room */
-    NWS_SESSION_CLOSING             /* close decided; waiting to send it */
-} nws_session_state_t;
-
-typedef struct nws_room_t nws_room_t;
-typedef struct nws_session_t nws_session_t;
-
-struct nws_session_t {
-    struct lws *wsi;                /* the connection */
-    nws_session_state_t state;      /* see above */
-    nws_room_t *room;               /* joined (or joining) room, or NULL */
-    int joining;                    /* counted in room->joining */
-    nws_session_t *prev, *next;     /* room membership, while OPEN/CLOSING */
-    int corked;                     /* frames queued this loop turn: written at its end */
-    nws_session_t *cork_prev, *cork_next; /* in the gateway's list of those */
-    uint32_t id;                    /* connection number: low half of origin */
-    uint64_t seq;                   /* last sequence number we sent */
-    uint64_t marked_seq;            /* seq when its marks began */
-    int mark_ticks;                 /* marks still to send for it */
-    int64_t sent_at;                /* zclock_mono of its last message */
-    int64_t joined_at;              /* zclock_mono when it joined */
-    int is_proxy;                   /* a peer proxy's link */
-    char proxy_peer [64];           /* which proxy: "id:..." or "mac:...", or "" */
-    int shadowed;                   /* another link of that proxy gets our messages */
-    int streamed;                   /* an nws peer's link: told its stream position */
-    uint64_t stream_from;           /* first stream index it gets (replay) */
-    int unsure;                     /* joined while the room was unconfirmed */
-    nws_frame_t *rx;                /* message being reassembled, or NULL */
-    size_t rx_utf8;                 /* bytes of a text rx known to be whole UTF-8 */
-    nws_queue_t queue;              /* frames waiting to be written */
-    char peer [48];                 /* peer address, counted in the gateway's table */
-    int64_t last_rx;                /* zclock_mono when we last heard from it */
-    int ping_due;                   /* send a ping at the next WRITEABLE */
-    int ping_sent;                  /* a ping is out, unanswered */
-    int64_t ping_sent_at;           /* zclock_mono when it went */
-    uint16_t close_code;            /* when CLOSING */
-    const char *close_reason;       /* when CLOSING, static */
-};
 
 struct nws_room_t {
     nws_channel_t channel;          /* scope and name */

@@ -199,7 +199,7 @@ s_links_mark (nws_discovery_t *self)
         if (!nws_link_mark (link, again, &seq, &age))
             continue;
         char mark [NWS_CONTROL_MARK_MAX];
-        int len = nws_control_mark (age, mark, sizeof mark);
+        int len = nws_control_mark (age, NWS_MARK_NO_AGE, mark, sizeof mark);
         s_link_control (self, link, seq, mark, (size_t) len);
     }
 }

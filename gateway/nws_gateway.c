@@ -30,6 +30,7 @@ typedef struct {
     uint64_t origin;                /* its origin */
     uint64_t seq;                   /* its last sequence number */
     int64_t sent_at;                /* when it sent that */
+    int64_t first_sent_at;          /* when it sent its first message */
     int ticks;                      /* marks still to send */
 } s_departed_t;
 
@@ -354,17 +355,16 @@ s_room_forward (nws_gateway_t *self, nws_room_t *room, nws_hubmsg_t *msg)
     nws_frame_unref (&frame);
 }
 
-//  A mark from a sender this room never heard from: if it says the
-//  sender's last message went out after some client here had joined (with
-//  slack for the mark's own trip), that client lost it.
+//  Messages of a sender went age_ms ago, and none of them arrived here:
+//  a client that had joined by then (with slack for the mark's own trip)
+//  lost them.
 static void
-s_room_unseen (nws_gateway_t *self, nws_room_t *room, nws_hubmsg_t *msg, int from_proxy)
+s_room_missed (nws_gateway_t *self, nws_room_t *room, uint64_t age_ms, int from_proxy,
+               const char *what)
 {
-    uint64_t age;
-    if (nws_control_mark_age (zmq_msg_data (&msg->payload), zmq_msg_size (&msg->payload), &age)
-    ||  age > INT32_MAX)
+    if (age_ms > INT32_MAX)
         return;
-    int64_t sent = zclock_mono () - (int64_t) age;
+    int64_t sent = zclock_mono () - (int64_t) age_ms;
     int lost = 0;
     for (nws_session_t *s = room->first; s; s = s->next)
         if (s->state == NWS_SESSION_OPEN && !(from_proxy && s->is_proxy)
@@ -375,8 +375,32 @@ s_room_unseen (nws_gateway_t *self, nws_room_t *room, nws_hubmsg_t *msg, int fro
         }
     if (lost) {
         self->counters.gaps++;
-        nws_warn ("messages lost on %s (a sender never seen here is past them); closing "
-                  "the clients that were here then", room->key);
+        nws_warn ("messages lost on %s (%s); closing the clients that were here then",
+                  room->key, what);
+    }
+}
+
+//  A sender says how far it got (its mark). Lost messages show three ways:
+//  it is past what arrived here; it was never heard here, yet its last
+//  message went after a client joined; or the first message heard here
+//  was not its first, yet its first went after a client joined.
+static void
+s_room_mark (nws_gateway_t *self, nws_room_t *room, nws_hubmsg_t *msg, int from_proxy)
+{
+    uint64_t origin = msg->env.origin, last, first;
+    if (nws_room_behind (room, origin, msg->env.seq)) {
+        s_room_lost (self, room, "a sender is past what arrived", from_proxy);
+        return;
+    }
+    if (nws_control_mark_age (zmq_msg_data (&msg->payload), zmq_msg_size (&msg->payload),
+                              &last, &first))
+        return;
+    if (!nws_room_knows (room, origin))
+        s_room_missed (self, room, last, from_proxy, "a sender never seen here is past them");
+    else
+    if (nws_room_first (room, origin) > 1 && first != NWS_MARK_NO_AGE) {
+        s_room_missed (self, room, first, from_proxy, "a sender's first messages never came");
+        nws_room_settle (room, origin);
     }
 }
 
@@ -399,11 +423,7 @@ s_on_hub_message (void *arg, nws_hubmsg_t *msg)
         if (memcmp (zmq_msg_data (&msg->payload), NWS_CONTROL_LOST, 4) == 0)
             s_room_lost (self, room, "a proxy link dropped messages", 1);
         else
-        if (nws_room_behind (room, msg->env.origin, msg->env.seq))
-            s_room_lost (self, room, "a sender is past what arrived", from_proxy);
-        else
-        if (!nws_room_knows (room, msg->env.origin))
-            s_room_unseen (self, room, msg, from_proxy);
+            s_room_mark (self, room, msg, from_proxy);
         return;
     }
     int known = nws_room_knows (room, msg->env.origin);
@@ -507,6 +527,8 @@ s_session_message (nws_gateway_t *self, nws_session_t *session)
     }
     self->counters.messages_in++;
     session->sent_at = zclock_mono ();
+    if (session->seq == 0)
+        session->first_sent_at = session->sent_at;
     nws_envelope_t env = {
         .kind = frame->kind,
         .origin = (uint64_t) self->instance << 32 | session->id,
@@ -577,6 +599,7 @@ s_session_depart (nws_gateway_t *self, nws_room_t *room, nws_session_t *session)
     departed->origin = (uint64_t) self->instance << 32 | session->id;
     departed->seq = session->seq;
     departed->sent_at = session->sent_at;
+    departed->first_sent_at = session->first_sent_at;
     departed->ticks = S_MARK_TICKS;
     zlistx_add_end (self->departed, departed);
 }
@@ -845,7 +868,9 @@ s_session_mark (nws_gateway_t *self, nws_room_t *room, nws_session_t *session, i
         .seq = session->seq,
     };
     char mark [NWS_CONTROL_MARK_MAX];
-    int len = nws_control_mark ((uint64_t) (zclock_mono () - session->sent_at), mark, sizeof mark);
+    int64_t now = zclock_mono ();
+    int len = nws_control_mark ((uint64_t) (now - session->sent_at),
+                                (uint64_t) (now - session->first_sent_at), mark, sizeof mark);
     nws_hublink_publish (self->hub, room->topic, room->topic_len, &env, mark, (size_t) len);
 }
 
@@ -868,7 +893,9 @@ s_departed_marks (nws_gateway_t *self, int hub_back)
             .seq = d->seq,
         };
         char mark [NWS_CONTROL_MARK_MAX];
-        int len = nws_control_mark ((uint64_t) (zclock_mono () - d->sent_at), mark, sizeof mark);
+        int64_t now = zclock_mono ();
+        int len = nws_control_mark ((uint64_t) (now - d->sent_at), (uint64_t) (now - d->first_sent_at),
+                                    mark, sizeof mark);
         nws_hublink_publish (self->hub, d->topic, d->topic_len, &env, mark, (size_t) len);
         self->counters.departed_marks++;
         if (--d->ticks > 0)

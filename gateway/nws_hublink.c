@@ -95,10 +95,10 @@ s_control_known (nws_hubmsg_t *msg)
 {
     const void *payload = zmq_msg_data (&msg->payload);
     size_t len = zmq_msg_size (&msg->payload);
-    uint64_t age;
+    uint64_t last, first;
     if (len == 4 && memcmp (payload, NWS_CONTROL_LOST, 4) == 0)
         return 1;
-    int rc = nws_control_mark_age (payload, len, &age);
+    int rc = nws_control_mark_age (payload, len, &last, &first);
     return rc == 0 || rc == -ENOENT;
 }
 

@@ -23,8 +23,10 @@ nws_room_new (const nws_channel_t *channel)
 void
 nws_room_destroy (nws_room_t **self_p)
 {
-    if (*self_p)
+    if (*self_p) {
         nws_replay_clear (&(*self_p)->replay);
+        free ((*self_p)->origins);
+    }
     free (*self_p);
     *self_p = NULL;
 }
@@ -92,44 +94,109 @@ nws_room_remove (nws_room_t *self, nws_session_t *session)
         self->clients--;
 }
 
+//  The entry of origin, or where it would go (*found 0).
+static uint32_t
+s_origin_index (nws_room_t *self, uint64_t origin, int *found)
+{
+    uint32_t low = 0, high = self->origin_count;
+    while (low < high) {
+        uint32_t mid = low + (high - low) / 2;
+        if (self->origins [mid].origin < origin)
+            low = mid + 1;
+        else
+            high = mid;
+    }
+    *found = low < self->origin_count && self->origins [low].origin == origin;
+    return low;
+}
+
+static nws_room_origin_t *
+s_origin (nws_room_t *self, uint64_t origin)
+{
+    int found;
+    uint32_t at = s_origin_index (self, origin, &found);
+    return found ? &self->origins [at] : NULL;
+}
+
+//  Makes room for one more entry: grows the table, or at its limit
+//  forgets the least recent sender. Returns 0 or -1 (out of memory).
+static int
+s_origin_room (nws_room_t *self)
+{
+    if (self->origin_count == NWS_ROOM_ORIGINS_MAX) {
+        uint32_t oldest = 0;
+        for (uint32_t i = 1; i < self->origin_count; i++)
+            if (self->origins [i].used < self->origins [oldest].used)
+                oldest = i;
+        memmove (self->origins + oldest, self->origins + oldest + 1,
+                 (self->origin_count - oldest - 1) * sizeof self->origins [0]);
+        self->origin_count--;
+        return 0;
+    }
+    if (self->origin_count < self->origin_cap)
+        return 0;
+    uint32_t cap = self->origin_cap ? self->origin_cap * 2 : 4;
+    nws_room_origin_t *origins = realloc (self->origins, cap * sizeof *origins);
+    if (!origins)
+        return -1;
+    self->origins = origins;
+    self->origin_cap = cap;
+    return 0;
+}
+
 int
 nws_room_track (nws_room_t *self, uint64_t origin, uint64_t seq)
 {
     if (seq == 0)
         return 0;
-    int oldest = 0;
     self->clock++;
-    for (int i = 0; i < NWS_ROOM_ORIGINS; i++) {
-        if (self->origins [i].used && self->origins [i].origin == origin) {
-            int gap = seq != self->origins [i].seq + 1;
-            self->origins [i].seq = seq;
-            self->origins [i].used = self->clock;
-            return gap;
-        }
-        if (self->origins [i].used < self->origins [oldest].used)
-            oldest = i;
+    int found;
+    uint32_t at = s_origin_index (self, origin, &found);
+    if (found) {
+        nws_room_origin_t *entry = &self->origins [at];
+        int gap = seq != entry->seq + 1;
+        entry->seq = seq;
+        entry->used = self->clock;
+        return gap;
     }
-    //  A new origin, or one forgotten to make room: nothing to compare with.
-    self->origins [oldest].origin = origin;
-    self->origins [oldest].seq = seq;
-    self->origins [oldest].used = self->clock;
+    //  A new sender. (Out of memory, it stays unknown: its next message
+    //  is taken as new too.)
+    if (s_origin_room (self))
+        return 0;
+    at = s_origin_index (self, origin, &found);
+    memmove (self->origins + at + 1, self->origins + at,
+             (self->origin_count - at) * sizeof self->origins [0]);
+    self->origins [at] = (nws_room_origin_t) {
+        .origin = origin, .seq = seq, .first = seq, .used = self->clock
+    };
+    self->origin_count++;
     return 0;
 }
 
 int
 nws_room_knows (nws_room_t *self, uint64_t origin)
 {
-    for (int i = 0; i < NWS_ROOM_ORIGINS; i++)
-        if (self->origins [i].used && self->origins [i].origin == origin)
-            return 1;
-    return 0;
+    return s_origin (self, origin) != NULL;
 }
 
 int
 nws_room_behind (nws_room_t *self, uint64_t origin, uint64_t seq)
 {
-    for (int i = 0; i < NWS_ROOM_ORIGINS; i++)
-        if (self->origins [i].used && self->origins [i].origin == origin)
-            return seq > self->origins [i].seq;
-    return 0;
+    nws_room_origin_t *entry = s_origin (self, origin);
+    return entry && seq > entry->seq;
+}
+
+uint64_t
+nws_room_first (nws_room_t *self, uint64_t origin)
+{
+    nws_room_origin_t *entry = s_origin (self, origin);
+    return entry ? entry->first : 0;
+}
+
+void
+nws_room_settle (nws_room_t *self, uint64_t origin)
+{
+    nws_room_origin_t *entry = s_origin (self, origin);
+    if (entry)
+        entry->first = 1;
 }

@@ -17,7 +17,15 @@
 #include "nws_replay.h"
 #include "nws_session.h"
 
-#define NWS_ROOM_ORIGINS 16         /* origins tracked per room for gap checks */
+#define NWS_ROOM_ORIGINS_MAX 4096   /* senders tracked per room for gap checks */
+
+//  One sender heard from in a room.
+typedef struct {
+    uint64_t origin;                /* its origin */
+    uint64_t seq;                   /* last sequence number seen */
+    uint64_t first;                 /* first one seen; 1 once its start is accounted for */
+    uint64_t used;                  /* last use, for replacement */
+} nws_room_origin_t;
 
 struct nws_room_t {
     nws_channel_t channel;          /* scope and name */
@@ -36,11 +44,9 @@ struct nws_room_t {
     int confirming;                 /* new: in the gateway's list of rooms waiting */
     uint32_t held;                  /* connections the listener holds for it */
     uint32_t arriving;              /* released by it, not yet at the handshake */
-    struct {
-        uint64_t origin;            /* sender */
-        uint64_t seq;               /* last sequence number seen */
-        uint64_t used;              /* last use, for replacement */
-    } origins [NWS_ROOM_ORIGINS];
+    nws_room_origin_t *origins;     /* senders heard from, by origin, ascending */
+    uint32_t origin_count;          /* entries used */
+    uint32_t origin_cap;            /* entries allocated */
     uint64_t clock;                 /* ticks for origins[].used */
     uint32_t epoch;                 /* random: names this room's stream */
     nws_replay_t replay;            /* broadcast: recent messages of local origin */
@@ -61,7 +67,10 @@ void nws_room_add (nws_room_t *self, nws_session_t *session);
 void nws_room_remove (nws_room_t *self, nws_session_t *session);
 
 /*  Records a message from origin with seq. Returns 1 if messages from
-    that origin were lost before it (a gap), else 0. seq 0 is unsequenced.  */
+    that origin were lost before it (a gap), else 0; the first message of
+    an origin is no gap (nws_room_first tells where it began). seq 0 is
+    unsequenced. Every sender is remembered, up to NWS_ROOM_ORIGINS_MAX:
+    beyond, the least recent is forgotten.  */
 int nws_room_track (nws_room_t *self, uint64_t origin, uint64_t seq);
 
 /*  1 if origin is tracked and seq (a sender's "sent so far" mark) is past
@@ -70,5 +79,13 @@ int nws_room_behind (nws_room_t *self, uint64_t origin, uint64_t seq);
 
 /*  1 if messages from origin have been seen here.  */
 int nws_room_knows (nws_room_t *self, uint64_t origin);
+
+/*  The first sequence number seen here from origin: above 1, the sender
+    was under way when this room first heard it, and whether a client here
+    missed its start is still open. 0 for an unknown origin.  */
+uint64_t nws_room_first (nws_room_t *self, uint64_t origin);
+
+/*  Records that origin's start is accounted for (nws_room_first is 1).  */
+void nws_room_settle (nws_room_t *self, uint64_t origin);
 
 #endif

@@ -48,6 +48,7 @@ struct nws_session_t {
     uint64_t marked_seq;            /* seq when its marks began */
     int mark_ticks;                 /* marks still to send for it */
     int64_t sent_at;                /* zclock_mono of its last message */
+    int64_t first_sent_at;          /* and of its first */
     int64_t joined_at;              /* zclock_mono when it joined */
     int is_proxy;                   /* a peer proxy's link */
     char proxy_peer [64];           /* which proxy: "id:..." or "mac:...", or "" */

@@ -45,12 +45,18 @@
     one a second for each client for the 3 seconds after its last message
     (and again after a hub comes back; idle senders are quiet), and go on
     for 3 seconds for a client that left, so that a receiver notices
-    lost messages even when nothing follows them. It may go on to say how
-    long ago that last message was sent, "mark <milliseconds>": then a
-    receiver that never saw the sender at all, but was there when it sent,
-    knows that it lost its messages too.  */
+    lost messages even when nothing follows them.
+
+        "mark"                        how far, nothing more
+        "mark <last_ms>"              and how long ago its last message went
+        "mark <last_ms> <first_ms>"   and how long ago its first (seq 1) went
+
+    With the ages, a receiver that was there when those messages went, but
+    never saw them (the sender, or its start, is unknown to it), knows
+    that it lost them.  */
 #define NWS_CONTROL_MARK     "mark"
-#define NWS_CONTROL_MARK_MAX 32     /* bytes of a mark with its age */
+#define NWS_CONTROL_MARK_MAX 48     /* bytes of a mark with both ages */
+#define NWS_MARK_NO_AGE      UINT64_MAX /* an age not given */
 
 typedef struct {
     uint8_t kind;                   /* NWS_KIND_TEXT or NWS_KIND_BINARY */
@@ -66,14 +72,16 @@ void nws_envelope_encode (const nws_envelope_t *env, uint8_t *buf);
     version, or -EINVAL for a bad length or field.  */
 int nws_envelope_decode (const void *buf, size_t len, nws_envelope_t *env);
 
-/*  Writes the payload of a mark whose sender's last message was age_ms
-    ago ("mark <age_ms>", at most INT64_MAX). Returns its length (less
-    than NWS_CONTROL_MARK_MAX), or -ENOSPC.  */
-int nws_control_mark (uint64_t age_ms, char *buf, size_t cap);
+/*  Writes the payload of a mark whose sender's last message was last_ms
+    ago and its first first_ms ago (each at most INT64_MAX; first_ms
+    NWS_MARK_NO_AGE leaves it out). Returns its length (less than
+    NWS_CONTROL_MARK_MAX), or -ENOSPC.  */
+int nws_control_mark (uint64_t last_ms, uint64_t first_ms, char *buf, size_t cap);
 
-/*  Reads a mark's payload of len bytes. Returns 0 and sets *age_ms for
-    "mark <digits>", -ENOENT for a plain "mark" (no age), -EINVAL for
-    anything else.  */
-int nws_control_mark_age (const void *payload, size_t len, uint64_t *age_ms);
+/*  Reads a mark's payload of len bytes. Returns 0 and sets *last_ms and
+    *first_ms (NWS_MARK_NO_AGE when not given), -ENOENT for a plain
+    "mark" (no age), -EINVAL for anything else.  */
+int nws_control_mark_age (const void *payload, size_t len, uint64_t *last_ms,
+                          uint64_t *first_ms);
 
 #endif

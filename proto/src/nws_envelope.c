@@ -54,32 +54,57 @@ nws_envelope_decode (const void *buf, size_t len, nws_envelope_t *env)
 }
 
 int
-nws_control_mark (uint64_t age_ms, char *buf, size_t cap)
+nws_control_mark (uint64_t last_ms, uint64_t first_ms, char *buf, size_t cap)
 {
-    //  At most 19 digits, as the reader takes.
-    if (age_ms > INT64_MAX)
-        age_ms = INT64_MAX;
-    int n = snprintf (buf, cap, "%s %llu", NWS_CONTROL_MARK, (unsigned long long) age_ms);
+    //  At most 19 digits each, as the reader takes.
+    if (last_ms > INT64_MAX)
+        last_ms = INT64_MAX;
+    int n;
+    if (first_ms == NWS_MARK_NO_AGE)
+        n = snprintf (buf, cap, "%s %llu", NWS_CONTROL_MARK, (unsigned long long) last_ms);
+    else
+        n = snprintf (buf, cap, "%s %llu %llu", NWS_CONTROL_MARK, (unsigned long long) last_ms,
+                      (unsigned long long) (first_ms > INT64_MAX ? INT64_MAX : first_ms));
     return n < 0 || (size_t) n >= cap ? -ENOSPC : n;
 }
 
+//  Reads " <1 to 19 digits>" at p (no overflow). Returns the bytes taken,
+//  or 0 if there is no such number there.
+static size_t
+s_mark_number (const char *p, size_t len, uint64_t *value)
+{
+    size_t digits = 0;
+    uint64_t v = 0;
+    if (len < 2 || p [0] != ' ')
+        return 0;
+    while (1 + digits < len && p [1 + digits] >= '0' && p [1 + digits] <= '9') {
+        if (++digits > 19)
+            return 0;
+        v = v * 10 + (uint64_t) (p [digits] - '0');
+    }
+    *value = v;
+    return digits ? 1 + digits : 0;
+}
+
 int
-nws_control_mark_age (const void *payload, size_t len, uint64_t *age_ms)
+nws_control_mark_age (const void *payload, size_t len, uint64_t *last_ms, uint64_t *first_ms)
 {
     const char *p = payload;
     if (!p || len < 4 || memcmp (p, NWS_CONTROL_MARK, 4) != 0)
         return -EINVAL;
     if (len == 4)
         return -ENOENT;
-    //  " " and 1 to 19 digits: no overflow.
-    if (p [4] != ' ' || len < 6 || len > 24)
+    uint64_t last, first = NWS_MARK_NO_AGE;
+    size_t at = 4, used = s_mark_number (p + at, len - at, &last);
+    if (!used)
         return -EINVAL;
-    uint64_t age = 0;
-    for (size_t i = 5; i < len; i++) {
-        if (p [i] < '0' || p [i] > '9')
+    at += used;
+    if (at < len) {
+        used = s_mark_number (p + at, len - at, &first);
+        if (!used || at + used != len)
             return -EINVAL;
-        age = age * 10 + (uint64_t) (p [i] - '0');
     }
-    *age_ms = age;
+    *last_ms = last;
+    *first_ms = first;
     return 0;
 }

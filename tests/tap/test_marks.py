@@ -46,8 +46,8 @@ class Marks(TapTestCase):
 
     def marks(self, sub, seconds, ages=None):
         """(origin, seq) of the marks received within seconds; each mark's
-        age ("mark <ms>": how long ago that message was sent) is appended
-        to ages, when given."""
+        ages ("mark <last ms> <first ms>": how long ago the sender's last
+        and first messages were sent) are appended to ages, when given."""
         out = []
         deadline = time.monotonic() + seconds
         while True:
@@ -58,11 +58,11 @@ class Marks(TapTestCase):
             if len(frames) != 3 or len(frames[1]) != 20:
                 continue
             _, _, flags, _, origin, seq = struct.unpack("!BBBBQQ", frames[1])
-            word, _, age = frames[2].partition(b" ")
+            word, *numbers = frames[2].split(b" ")
             if flags & FLAG_CONTROL and word == b"mark":
                 out.append((origin, seq))
                 if ages is not None:
-                    ages.append(int(age))
+                    ages.append(tuple(int(n) for n in numbers))
 
     def test_marks_follow_the_last_message_then_stop(self):
         self.start_hub()
@@ -84,9 +84,11 @@ class Marks(TapTestCase):
                         "marks carry the last sequence number: %r" % got)
         self.assertTrue(MARK_SECONDS - 1 <= len(last) <= MARK_SECONDS + 1,
                         "marks after the last message: %r" % got)
-        # Each says how long ago the last message went: within the marks'
-        # time, and growing from one mark to the next.
-        self.assertTrue(all(0 <= a <= (MARK_SECONDS + 1) * 1000 for a in ages), ages)
+        # Each says how long ago the last and the first messages went:
+        # within the marks' time, growing from one mark to the next, the
+        # first no later than the last.
+        self.assertTrue(all(len(a) == 2 and 0 <= a[0] <= a[1] <= (MARK_SECONDS + 2) * 1000
+                            for a in ages), ages)
         self.assertEqual(ages, sorted(ages), "mark ages: %r" % ages)
         # Then nothing, however long the sender stays idle.
         self.assertEqual(self.marks(sub, 2.0), [], "marks from an idle sender")

@@ -234,34 +234,49 @@ rejects_reserved (void)
     }
 }
 
-//  "mark" alone, or "mark <milliseconds>"; nothing else is a mark.
+//  "mark" alone, "mark <last ms>" or "mark <last ms> <first ms>";
+//  nothing else is a mark.
 static void
 mark_age (void)
 {
     char buf [NWS_CONTROL_MARK_MAX];
-    uint64_t age = 7;
-    int len = nws_control_mark (1234, buf, sizeof buf);
+    uint64_t age = 7, first = 7;
+    int len = nws_control_mark (1234, NWS_MARK_NO_AGE, buf, sizeof buf);
     CHECK_INT (len, 9);
     CHECK (memcmp (buf, "mark 1234", 9) == 0);
-    CHECK_INT (nws_control_mark_age (buf, (size_t) len, &age), 0);
+    CHECK_INT (nws_control_mark_age (buf, (size_t) len, &age, &first), 0);
     CHECK_INT (age, 1234);
-    len = nws_control_mark (UINT64_MAX, buf, sizeof buf);
+    CHECK (first == NWS_MARK_NO_AGE);
+    len = nws_control_mark (12, 3456, buf, sizeof buf);
+    CHECK_INT (len, 12);
+    CHECK (memcmp (buf, "mark 12 3456", 12) == 0);
+    CHECK_INT (nws_control_mark_age (buf, (size_t) len, &age, &first), 0);
+    CHECK_INT (age, 12);
+    CHECK_INT (first, 3456);
+    len = nws_control_mark (UINT64_MAX, UINT64_MAX - 1, buf, sizeof buf);
     CHECK (len > 0 && len < NWS_CONTROL_MARK_MAX);
-    CHECK_INT (nws_control_mark_age (buf, (size_t) len, &age), 0);
-    CHECK (age == INT64_MAX);
-    CHECK_INT (nws_control_mark (1, buf, 6), -ENOSPC);
-    CHECK_INT (nws_control_mark_age ("mark", 4, &age), -ENOENT);
-    CHECK_INT (nws_control_mark_age ("mark 0", 6, &age), 0);
+    CHECK_INT (nws_control_mark_age (buf, (size_t) len, &age, &first), 0);
+    CHECK (age == INT64_MAX && first == INT64_MAX);
+    CHECK_INT (nws_control_mark (1, NWS_MARK_NO_AGE, buf, 6), -ENOSPC);
+    CHECK_INT (nws_control_mark (1, 2, buf, 8), -ENOSPC);
+    CHECK_INT (nws_control_mark_age ("mark", 4, &age, &first), -ENOENT);
+    CHECK_INT (nws_control_mark_age ("mark 0", 6, &age, &first), 0);
     CHECK_INT (age, 0);
-    CHECK_INT (nws_control_mark_age ("mark ", 5, &age), -EINVAL);
-    CHECK_INT (nws_control_mark_age ("mark  1", 7, &age), -EINVAL);
-    CHECK_INT (nws_control_mark_age ("mark 1a", 7, &age), -EINVAL);
-    CHECK_INT (nws_control_mark_age ("mark-1", 6, &age), -EINVAL);
-    CHECK_INT (nws_control_mark_age ("lost", 4, &age), -EINVAL);
-    CHECK_INT (nws_control_mark_age ("mar", 3, &age), -EINVAL);
-    CHECK_INT (nws_control_mark_age (NULL, 0, &age), -EINVAL);
+    CHECK_INT (nws_control_mark_age ("mark 0 0", 8, &age, &first), 0);
+    CHECK_INT (first, 0);
+    CHECK_INT (nws_control_mark_age ("mark ", 5, &age, &first), -EINVAL);
+    CHECK_INT (nws_control_mark_age ("mark  1", 7, &age, &first), -EINVAL);
+    CHECK_INT (nws_control_mark_age ("mark 1a", 7, &age, &first), -EINVAL);
+    CHECK_INT (nws_control_mark_age ("mark 1 ", 7, &age, &first), -EINVAL);
+    CHECK_INT (nws_control_mark_age ("mark 1 2 3", 10, &age, &first), -EINVAL);
+    CHECK_INT (nws_control_mark_age ("mark 1  2", 9, &age, &first), -EINVAL);
+    CHECK_INT (nws_control_mark_age ("mark-1", 6, &age, &first), -EINVAL);
+    CHECK_INT (nws_control_mark_age ("lost", 4, &age, &first), -EINVAL);
+    CHECK_INT (nws_control_mark_age ("mar", 3, &age, &first), -EINVAL);
+    CHECK_INT (nws_control_mark_age (NULL, 0, &age, &first), -EINVAL);
     //  20 digits could overflow: refused
-    CHECK_INT (nws_control_mark_age ("mark 99999999999999999999", 25, &age), -EINVAL);
+    CHECK_INT (nws_control_mark_age ("mark 99999999999999999999", 25, &age, &first), -EINVAL);
+    CHECK_INT (nws_control_mark_age ("mark 1 99999999999999999999", 27, &age, &first), -EINVAL);
 }
 
 int

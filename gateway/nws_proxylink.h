@@ -28,7 +28,8 @@ int nws_proxylink_is (struct lws *wsi);
 void nws_proxylink_identity (struct lws *wsi, char *buf, size_t cap);
 
 /*  Parses an X-Nws-Resume value, "<gateway>:<room epoch>:<next index>"
-    (8 and 8 hex digits, then decimal). Returns 0, or -1 if malformed.  */
+    (8 and 8 hex digits, then 1 to 19 decimal digits). Returns 0, or -1
+    if malformed.  */
 int nws_proxylink_parse_resume (const char *value, uint32_t *instance, uint32_t *epoch,
                                 uint64_t *next);
 

@@ -29,7 +29,9 @@
 
 //  Names of the drop reasons in hub.json, in nws_hub_drop_t order.
 static const char *s_drop_names [NWS_HUB_DROP_REASONS] = {
-    "frame_count", "topic", "envelope_version", "envelope", "too_big", "not_utf8", "other"
+#define S_DROP_NAME(id, name, help) #name,
+    NWS_HUB_DROPS (S_DROP_NAME)
+#undef S_DROP_NAME
 };
 
 //  nws_hubmsg's reasons (its *why strings), sorted into ours. A reason it

@@ -59,15 +59,21 @@ typedef struct {
     int allow_remote;               /* accept tcp endpoints on any address */
 } nws_hub_config_t;
 
-/*  Why a message was dropped; the names in hub.json are in brackets.  */
+/*  Why a message was dropped, once each: X (ID, its name in hub.json, what
+    it means). nws_hub_drop_t is NWS_HUB_DROP_<ID>, in this order.  */
+#define NWS_HUB_DROPS(X) \
+    X (FRAME_COUNT, frame_count, "not 2 or 3 frames") \
+    X (TOPIC, topic, "topic not \"<scope>/<name>/\"") \
+    X (VERSION, envelope_version, "another envelope version") \
+    X (ENVELOPE, envelope, "bad envelope length or field") \
+    X (TOO_BIG, too_big, "payload over max_message") \
+    X (NOT_UTF8, not_utf8, "3-frame text, payload not UTF-8") \
+    X (OTHER, other, "a reason nws_hubmsg added since")
+
 typedef enum {
-    NWS_HUB_DROP_FRAME_COUNT = 0,   /* not 2 or 3 frames [frame_count] */
-    NWS_HUB_DROP_TOPIC,             /* topic not "<scope>/<name>/" [topic] */
-    NWS_HUB_DROP_VERSION,           /* another envelope version [envelope_version] */
-    NWS_HUB_DROP_ENVELOPE,          /* bad envelope length or field [envelope] */
-    NWS_HUB_DROP_TOO_BIG,           /* payload over max_message [too_big] */
-    NWS_HUB_DROP_NOT_UTF8,          /* 3-frame text, payload not UTF-8 [not_utf8] */
-    NWS_HUB_DROP_OTHER,             /* a reason nws_hubmsg added since [other] */
+#define NWS_HUB_DROP_ID(id, name, help) NWS_HUB_DROP_##id,
+    NWS_HUB_DROPS (NWS_HUB_DROP_ID)
+#undef NWS_HUB_DROP_ID
     NWS_HUB_DROP_REASONS            /* count, not a reason */
 } nws_hub_drop_t;
 

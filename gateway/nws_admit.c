@@ -10,18 +10,18 @@
 #include "nws_static.h"
 
 struct nws_admit_t {
-    const nws_gateway_config_t *config; /* the gateway's limits */
+    nws_admit_limits_t limits;      /* see nws_admit_new */
     nws_counters_t *counters;       /* the gateway's counters */
     zhashx_t *peers;                /* peer address -> clients from it, as a pointer */
 };
 
 nws_admit_t *
-nws_admit_new (const nws_gateway_config_t *config, nws_counters_t *counters)
+nws_admit_new (const nws_admit_limits_t *limits, nws_counters_t *counters)
 {
     nws_admit_t *self = calloc (1, sizeof *self);
     if (!self)
         return NULL;
-    self->config = config;
+    self->limits = *limits;
     self->counters = counters;
     self->peers = zhashx_new ();
     if (!self->peers)
@@ -140,7 +140,7 @@ s_limits_check (nws_admit_t *self, struct lws *wsi, const nws_channel_t *channel
                 uint32_t clients, zhashx_t *rooms, const char **why)
 {
     char peer [48];
-    if (clients >= self->config->max_clients) {
+    if (clients >= self->limits.max_clients) {
         self->counters->refused_clients++;
         *why = "too many clients on this gateway";
         return 503;
@@ -149,12 +149,12 @@ s_limits_check (nws_admit_t *self, struct lws *wsi, const nws_channel_t *channel
     //  strangers on the LAN.
     if (!nws_http_peer_is_loopback (wsi)
     &&  nws_http_peer_address (wsi, peer, sizeof peer) == 0
-    &&  s_peer_count (self, peer) >= self->config->max_per_address) {
+    &&  s_peer_count (self, peer) >= self->limits.max_per_address) {
         self->counters->refused_address++;
         *why = "too many clients from your address";
         return 429;
     }
-    if (zhashx_size (rooms) >= self->config->max_channels) {
+    if (zhashx_size (rooms) >= self->limits.max_channels) {
         char key [NWS_TOPIC_MAX + 1];
         int len = nws_channel_topic (channel, key, sizeof key - 1);
         key [len] = '\0';

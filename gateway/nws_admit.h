@@ -13,15 +13,19 @@
 #include <libwebsockets.h>
 
 #include "nws_channel.h"
-#include "nws_gateway.h"
 #include "nws_status.h"
 
 typedef struct nws_admit_t nws_admit_t;
 
-/*  Admission under config's limits, counting into counters (both kept by
-    the caller for the admission's life). Returns NULL when out of
-    memory.  */
-nws_admit_t *nws_admit_new (const nws_gateway_config_t *config, nws_counters_t *counters);
+typedef struct {
+    uint64_t max_clients;           /* WebSocket clients, 503 beyond */
+    uint64_t max_per_address;       /* clients per peer address (not loopback), 429 beyond */
+    uint64_t max_channels;          /* channels with clients here, 503 beyond */
+} nws_admit_limits_t;
+
+/*  Admission under limits, counting into counters (kept by the caller for
+    the admission's life). Returns NULL when out of memory.  */
+nws_admit_t *nws_admit_new (const nws_admit_limits_t *limits, nws_counters_t *counters);
 
 /*  Frees it. Safe on NULL.  */
 void nws_admit_destroy (nws_admit_t **self_p);

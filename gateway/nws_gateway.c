@@ -1020,7 +1020,12 @@ nws_gateway_new (const nws_gateway_config_t *config)
         goto fail;
     }
     self->rooms = zhashx_new ();
-    self->admit = nws_admit_new (&self->config, &self->counters);
+    nws_admit_limits_t limits = {
+        .max_clients = config->max_clients,
+        .max_per_address = config->max_per_address,
+        .max_channels = config->max_channels,
+    };
+    self->admit = nws_admit_new (&limits, &self->counters);
     self->departed = zlistx_new ();
     self->confirming = zlistx_new ();
     self->confirming_next = zlistx_new ();

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # nws.sh - set up, build and run nws, or its tests, on Debian 12.
 #
-#   tools/nws.sh run [GATEWAY OPTION]...   install, build, run hub + gateway (+ discovery)
+#   tools/nws.sh run [GATEWAY OPTION]...   install, build the programs, run hub + gateway (+ discovery)
 #   tools/nws.sh test [CTEST OPTION]...    install, build, run every test, then again under ASan+UBSan
 #   tools/nws.sh setup | build             just that step
 #
@@ -55,9 +55,15 @@ sanitized() {
     fi
 }
 
+# The CMake targets of the programs: run needs them, not the tests.
+programs="nws-hub nws-gateway nws-discovery nws-tap"
+
+# Builds the targets given, or everything.
 compile() {
+    local targets=()
+    [ $# -eq 0 ] || targets=(--target "$@")
     cmake -S "$top" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-    cmake --build "$build" -j "$(nproc)"
+    cmake --build "$build" -j "$(nproc)" "${targets[@]}"
 }
 
 # nws-discovery needs avahi-daemon, which needs the system D-Bus; on a
@@ -125,7 +131,7 @@ supervise() {
 case "${1:-}" in
     setup) setup $build_pkgs $run_pkgs $test_pkgs ;;
     build) setup $build_pkgs; compile ;;
-    run)   shift; setup $build_pkgs $run_pkgs; compile; services; supervise "$@" ;;
+    run)   shift; setup $build_pkgs $run_pkgs; compile $programs; services; supervise "$@" ;;
     test)  shift; setup $build_pkgs $run_pkgs $test_pkgs
            # Browser tests need node and npm (the browser_setup test runs npm ci).
            # Machines that ship NodeSource's node 20 have npm with it, and

@@ -31,7 +31,6 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from hardtest import (UPGRADE_LINES, HardeningCase, header_value, main, metrics,  # noqa: E402
                       note, poll_until, raw_http, rss_kib, status, upgrade_request)
-from hardtest import finding  # noqa: E402
 
 HANDSHAKE_SECS = 10                 # README: handshake 10 s, the connection is dropped
 SLACK = 3.0                         # seconds beyond it we allow

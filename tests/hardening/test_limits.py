@@ -36,7 +36,6 @@ from hardtest import (OP_PING, OP_PONG, OP_TEXT, OTHER, OTHER2, HardeningCase,  
                       NwsTestCase, PingAnswerer, RawWs, frame, main, metrics, netns_enter,
                       netns_run, netns_suite, note, poll_until, run_threads, status,
                       text)
-from hardtest import finding  # noqa: E402
 
 
 def counters(port):

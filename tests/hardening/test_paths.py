@@ -27,7 +27,6 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from hardtest import (OP_TEXT, OTHER, HardeningCase, HandshakeRefused, RawWs,  # noqa: E402
                       frame, main, metrics, netns_enter, netns_run, netns_suite, raw_http,
                       text, upgrade_request)
-from hardtest import finding  # noqa: E402
 
 # path -> the channel it reaches after normalisation (101)
 REACHES = {

@@ -20,7 +20,6 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from hardtest import (CLOSE_INVALID_PAYLOAD, CLOSE_PROTOCOL, OP_BINARY, OP_CLOSE,  # noqa: E402
                       OP_CONT, OP_TEXT, HardeningCase, binary, close_frame, frame, main,
                       metrics, poll_until, status, text)
-from hardtest import finding  # noqa: E402
 
 # name -> bytes of one text message (one frame) that is not UTF-8
 BAD_UTF8 = {
@@ -78,7 +77,7 @@ class Utf8(HardeningCase):
     def test_invalid_utf8_in_a_text_frame_closes_with_1007(self):
         # Each frame in one write, and with its header one byte per write
         # (the payload in one write: bytes after the offending one would
-        # race the close frame, see test_frames.py's strict test).
+        # race the close frame: README, "Limits and close codes").
         for what, payload in BAD_UTF8.items():
             for split in (0, 6):
                 label = "%s%s" % (what, " (header one byte per write)" if split else "")

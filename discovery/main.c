@@ -3,6 +3,8 @@
 #include <signal.h>
 #include <stdio.h>
 
+#include <systemd/sd-daemon.h>
+
 #include "nws_discovery.h"
 #include "nws_limits.h"
 #include "nws_log.h"
@@ -51,7 +53,10 @@ main (int argc, char **argv)
     nws_info ("ready: advertising port %u, hub in %s", (unsigned) config.port, config.runtime_dir);
     printf ("ready port=%u\n", (unsigned) config.port);
     fflush (stdout);
+    //  The same moment for systemd (Type=notify); nothing without it.
+    sd_notifyf (0, "READY=1\nSTATUS=advertising port %u", (unsigned) config.port);
     nws_discovery_run (discovery, &s_stop);
+    sd_notify (0, "STOPPING=1");
     nws_info ("stopping");
     nws_discovery_destroy (&discovery);
     return 0;

@@ -4,6 +4,8 @@
 #include <signal.h>
 #include <stdio.h>
 
+#include <systemd/sd-daemon.h>
+
 #include "nws_gateway.h"
 #include "nws_limits.h"
 #include "nws_log.h"
@@ -102,7 +104,11 @@ main (int argc, char **argv)
               nws_gateway_port (gateway), config.runtime_dir, (unsigned long) config.max_clients);
     printf ("ready port=%u\n", nws_gateway_port (gateway));
     fflush (stdout);
+    //  The same moment for systemd (Type=notify); nothing without it.
+    sd_notifyf (0, "READY=1\nSTATUS=listening on [%s]:%u", config.bind,
+                nws_gateway_port (gateway));
     nws_gateway_run (gateway, &s_stop);
+    sd_notify (0, "STOPPING=1");
     nws_info ("stopping");
     nws_gateway_destroy (&gateway);
     return 0;

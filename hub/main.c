@@ -3,6 +3,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <systemd/sd-daemon.h>
+
 #include "nws_hub.h"
 #include "nws_limits.h"
 #include "nws_log.h"
@@ -35,6 +37,9 @@ s_ready (nws_hub_t *hub, void *arg)
     }
     printf ("\n");
     fflush (stdout);
+    //  The same moment for systemd (Type=notify); nothing without it.
+    sd_notifyf (0, "READY=1\nSTATUS=publishers on %s, subscribers on %s",
+                nws_hub_endpoint_in (hub), nws_hub_endpoint_out (hub));
 }
 
 int
@@ -83,6 +88,7 @@ main (int argc, char **argv)
     if (!hub)
         return 1;
     rc = nws_hub_run (hub, &s_stop, s_ready, NULL);
+    sd_notify (0, "STOPPING=1");
     nws_hub_stats_t stats;
     nws_hub_stats (hub, &stats);
     nws_info ("stopping: %llu forwarded (%llu external), %llu dropped",

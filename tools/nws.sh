@@ -3,6 +3,7 @@
 #
 #   tools/nws.sh run [GATEWAY OPTION]...   install, build the programs, run hub + gateway (+ discovery)
 #   tools/nws.sh test [CTEST OPTION]...    install, build, run every test, then again under ASan+UBSan
+#   tools/nws.sh package                   install, build a Debian package; its path is the last line
 #   tools/nws.sh setup | build             just that step
 #
 # Installing needs root (apt-get); building and running do not.
@@ -12,9 +13,10 @@ top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=${NWS_BUILD_DIR:-$top/build}
 
 # Packages: to build, to run, to test.
-build_pkgs="gcc make cmake pkg-config libwebsockets-dev libwebsockets-evlib-ev libev-dev libzmq3-dev libczmq-dev libavahi-client-dev"
+build_pkgs="gcc make cmake pkg-config libwebsockets-dev libwebsockets-evlib-ev libev-dev libzmq3-dev libczmq-dev libavahi-client-dev libsystemd-dev"
+package_pkgs="dpkg-dev"
 run_pkgs="dbus avahi-daemon avahi-utils"
-test_pkgs="python3 python3-websocket python3-zmq iproute2 util-linux procps nftables iputils-ping clang libclang-rt-dev chromium"
+test_pkgs="python3 python3-websocket python3-zmq iproute2 util-linux procps nftables iputils-ping clang libclang-rt-dev chromium $package_pkgs lintian systemd man-db adduser"
 
 say() { printf 'nws: %s\n' "$*" >&2; }
 
@@ -64,6 +66,23 @@ compile() {
     [ $# -eq 0 ] || targets=(--target "$@")
     cmake -S "$top" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
     cmake --build "$build" -j "$(nproc)" "${targets[@]}"
+}
+
+# The Debian package (CPack, see packaging/), built in its own directory
+# with Debian's compiler flags (hardening included). cpack's report goes
+# to stderr: the last line on stdout is the .deb's path.
+package() {
+    local dir=${NWS_PACKAGE_BUILD_DIR:-$build-deb} flags deb
+    export DEB_BUILD_MAINT_OPTIONS=hardening=+all
+    flags="$(cd "$top" && dpkg-buildflags --get CFLAGS) $(dpkg-buildflags --get CPPFLAGS)"
+    cmake -S "$top" -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNWS_TESTS=OFF \
+        -DCMAKE_INSTALL_PREFIX=/usr -DCMAKE_C_FLAGS="$flags" \
+        -DCMAKE_EXE_LINKER_FLAGS="$(dpkg-buildflags --get LDFLAGS)" >/dev/null
+    cmake --build "$dir" -j "$(nproc)" >&2
+    rm -f "$dir"/package/*.deb
+    (cd "$dir" && cpack -G DEB) >&2
+    deb=$(ls "$dir"/package/*.deb)
+    echo "$deb"
 }
 
 # nws-discovery needs avahi-daemon, which needs the system D-Bus; on a
@@ -131,6 +150,7 @@ supervise() {
 case "${1:-}" in
     setup) setup $build_pkgs $run_pkgs $test_pkgs ;;
     build) setup $build_pkgs; compile ;;
+    package) setup $build_pkgs $package_pkgs; package ;;
     run)   shift; setup $build_pkgs $run_pkgs; compile $programs; services; supervise "$@" ;;
     test)  shift; setup $build_pkgs $run_pkgs $test_pkgs
            # Browser tests need node and npm (the browser_setup test runs npm ci).

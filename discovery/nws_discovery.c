@@ -1,46 +1,33 @@
 /*  nws_discovery - links this host's broadcast channels with the LAN.  */
 #include "nws_discovery.h"
 
-#include <arpa/inet.h>
 #include <czmq.h>
 #include <errno.h>
 #include <ifaddrs.h>
 #include <libwebsockets.h>
-#include <netinet/in.h>
 #include <string.h>
 #include <sys/random.h>
 #include <unistd.h>
 
-#include "nws_addr.h"
 #include "nws_avahi.h"
 #include "nws_channel.h"
 #include "nws_hubmsg.h"
 #include "nws_limits.h"
 #include "nws_link.h"
 #include "nws_log.h"
+#include "nws_reconcile.h"
 #include "nws_runtime.h"
 #include "nws_text.h"
 
 #define S_PROTOCOL_EVENTS "nws-events"
 #define S_RESET_MS 2000             /* after a hub reset, how long interest may take to return */
 #define S_STATUS_MS 1000            /* status file refresh */
-#define S_ORPHAN_MS 10000           /* an open link outlives its advert this long */
 #define S_JOIN_MARGIN_MS 100        /* a client's open precedes our news of it */
 
 typedef struct {
     char host [NWS_LINK_ADDRESS_MAX]; /* address or name */
     uint16_t port;                  /* gateway port */
 } s_peer_t;
-
-//  A remote advert, or (for one channel) a static peer: somewhere a link
-//  may lead. Sources are named by advert instance or "peer:HOST:PORT
-//  <channel>", and a link by the source it was made for.
-typedef struct {
-    nws_channel_t channel;          /* from the advert's TXT path */
-    uint16_t port;                  /* where its gateway listens */
-    int address_count;              /* addresses used */
-    char addresses [NWS_LINK_ADDRESSES][NWS_LINK_ADDRESS_MAX]; /* best first */
-} s_source_t;
 
 //  Frees a hash item (s_peer_t, int64_t).
 static void
@@ -75,7 +62,7 @@ struct nws_discovery_t {
     void *pub;                      /* PUB on the hub's publisher side */
     nws_avahi_t *avahi;             /* DNS-SD, NULL with --no-avahi */
     zhashx_t *interest;             /* name -> s_interest_t */
-    zhashx_t *remotes;              /* advert instance -> s_source_t */
+    zhashx_t *remotes;              /* advert instance -> nws_reconcile_source_t */
     zhashx_t *links;                /* source name -> nws_link_t made for it */
     zhashx_t *merged;               /* source name -> name of the link that serves it */
     zhashx_t *orphans;              /* link name -> int64_t: kept without a source until */
@@ -245,38 +232,6 @@ s_on_link_loss (void *arg, nws_link_t *link)
     s_link_control (self, link, 0, NWS_CONTROL_LOST, strlen (NWS_CONTROL_LOST));
 }
 
-//  1 if address (numeric, IPv6 maybe with %scope) is loopback or one of
-//  this host's own.
-static int
-s_is_local_address (const char *address, int *loopback)
-{
-    char plain [NWS_LINK_ADDRESS_MAX];
-    snprintf (plain, sizeof plain, "%s", address);
-    plain [strcspn (plain, "%")] = '\0';
-    struct in_addr v4;
-    struct in6_addr v6;
-    int family = inet_pton (AF_INET, plain, &v4) == 1 ? AF_INET
-               : inet_pton (AF_INET6, plain, &v6) == 1 ? AF_INET6 : 0;
-    *loopback = nws_addr_text_is_loopback (plain);
-    if (!family || *loopback)
-        return *loopback;
-    struct ifaddrs *list = NULL, *it;
-    int found = 0;
-    if (getifaddrs (&list) < 0)
-        return 0;
-    for (it = list; it && !found; it = it->ifa_next) {
-        if (!it->ifa_addr || it->ifa_addr->sa_family != family)
-            continue;
-        if (family == AF_INET)
-            found = ((struct sockaddr_in *) it->ifa_addr)->sin_addr.s_addr == v4.s_addr;
-        else
-            found = memcmp (&((struct sockaddr_in6 *) it->ifa_addr)->sin6_addr, &v6,
-                            sizeof v6) == 0;
-    }
-    freeifaddrs (list);
-    return found;
-}
-
 //  "address:port", IPv6 in brackets.
 static void
 s_host_port (const char *address, uint16_t port, char *buf, size_t cap)
@@ -286,35 +241,19 @@ s_host_port (const char *address, uint16_t port, char *buf, size_t cap)
 }
 
 static void
-s_source_add (zhashx_t *wanted, const char *name, const s_source_t *source)
+s_source_add (zhashx_t *wanted, const char *name, const nws_reconcile_source_t *source)
 {
-    s_source_t *copy = malloc (sizeof *copy);
+    nws_reconcile_source_t *copy = malloc (sizeof *copy);
     if (!copy)
         return;
     *copy = *source;
     zhashx_update (wanted, name, copy);
 }
 
-//  Appends the addresses of source (with the same port) to into, once each.
-static void
-s_source_merge (s_source_t *into, const s_source_t *source)
-{
-    if (into->address_count == 0)
-        into->port = source->port;
-    if (source->port != into->port)
-        return;
-    for (int i = 0; i < source->address_count && into->address_count < NWS_LINK_ADDRESSES; i++) {
-        int dup = 0;
-        for (int k = 0; k < into->address_count; k++)
-            dup |= strcmp (into->addresses [k], source->addresses [i]) == 0;
-        if (!dup)
-            memcpy (into->addresses [into->address_count++], source->addresses [i],
-                    NWS_LINK_ADDRESS_MAX);
-    }
-}
-
 //  The sources of one channel that want a link: its remote adverts and
-//  the static peers, while the channel has local clients.
+//  the static peers, while the channel has local clients. Sources are
+//  named by advert instance or "peer:HOST:PORT <channel>", and a link by
+//  the source it was made for.
 static zhashx_t *
 s_wanted (nws_discovery_t *self, const nws_channel_t *channel)
 {
@@ -322,18 +261,20 @@ s_wanted (nws_discovery_t *self, const nws_channel_t *channel)
     if (!wanted)
         return NULL;
     zhashx_set_destructor (wanted, s_item_free);
-    if (!zhashx_lookup (self->interest, channel->name))
-        return wanted;
-    for (s_source_t *r = zhashx_first (self->remotes); r; r = zhashx_next (self->remotes))
-        if (strcmp (r->channel.name, channel->name) == 0)
+    int interested = zhashx_lookup (self->interest, channel->name) != NULL;
+    nws_reconcile_source_t *r;
+    for (r = zhashx_first (self->remotes); r; r = zhashx_next (self->remotes))
+        if (nws_reconcile_wanted (interested, channel, r))
             s_source_add (wanted, zhashx_cursor (self->remotes), r);
     for (int i = 0; i < self->peer_count; i++) {
         char name [NWS_LINK_NAME_MAX];
-        s_source_t peer = { .channel = *channel, .port = self->peers [i].port, .address_count = 1 };
+        nws_reconcile_source_t peer = { .channel = *channel, .port = self->peers [i].port,
+                                        .address_count = 1 };
         memcpy (peer.addresses [0], self->peers [i].host, NWS_LINK_ADDRESS_MAX);
         snprintf (name, sizeof name, "peer:%s:%u %s", self->peers [i].host,
                   (unsigned) self->peers [i].port, channel->name);
-        s_source_add (wanted, name, &peer);
+        if (nws_reconcile_wanted (interested, channel, &peer))
+            s_source_add (wanted, name, &peer);
     }
     return wanted;
 }
@@ -399,38 +340,34 @@ s_reconcile (nws_discovery_t *self, const nws_channel_t *channel)
         if (strcmp (nws_link_channel (link)->name, channel->name) != 0)
             continue;
         //  What this link serves: its own source, then those merged into it.
-        s_source_t serves = { .channel = *channel };
+        nws_reconcile_source_t serves = { .channel = *channel };
         const char *own = zhashx_lookup (wanted, key) ? key : NULL;
         if (own)
-            s_source_merge (&serves, zhashx_lookup (wanted, key));
+            nws_reconcile_merge (&serves, zhashx_lookup (wanted, key));
         for (char *into = zhashx_first (self->merged); into; into = zhashx_next (self->merged))
             if (strcmp (into, key) == 0 && zhashx_lookup (wanted, zhashx_cursor (self->merged))) {
-                s_source_merge (&serves, zhashx_lookup (wanted, zhashx_cursor (self->merged)));
+                nws_reconcile_merge (&serves, zhashx_lookup (wanted, zhashx_cursor (self->merged)));
                 own = own ? own : zhashx_cursor (self->merged);
             }
-        if (own) {
+        nws_reconcile_link_t verdict;
+        verdict = nws_reconcile_link (own != NULL, interested, nws_link_is_open (link),
+                                      zhashx_lookup (self->orphans, key), now);
+        if (verdict == NWS_RECONCILE_KEEP) {
             zhashx_delete (self->orphans, key);
             if (own != key)
                 zlistx_add_end (renamed, (void *) key);
             nws_link_set_addresses (link, serves.port,
                                     (const char (*) [NWS_LINK_ADDRESS_MAX]) serves.addresses,
                                     serves.address_count);
-            continue;
         }
-        //  An open link whose advert went away is kept a while: adverts
-        //  vanish when the peer's avahi-daemon restarts, and dropping the
-        //  link would lose what is in flight on it.
-        if (interested && nws_link_is_open (link)) {
-            int64_t *until = zhashx_lookup (self->orphans, key);
-            if (!until) {
-                int64_t deadline = now + S_ORPHAN_MS;
-                zhashx_insert (self->orphans, key, &deadline);
-                continue;
-            }
-            if (now < *until)
-                continue;
+        else
+        if (verdict == NWS_RECONCILE_ORPHAN) {
+            int64_t deadline = now + NWS_RECONCILE_ORPHAN_MS;
+            zhashx_insert (self->orphans, key, &deadline);
         }
-        zlistx_add_end (doomed, (void *) key);
+        else
+        if (verdict == NWS_RECONCILE_CLOSE)
+            zlistx_add_end (doomed, (void *) key);
     }
     for (const char *key = zlistx_first (doomed); key; key = zlistx_next (doomed)) {
         nws_link_t *link = zhashx_lookup (self->links, key);
@@ -454,7 +391,8 @@ s_reconcile (nws_discovery_t *self, const nws_channel_t *channel)
         s_link_rename (self, key);
     zlistx_destroy (&renamed);
     //  Sources served by no link get one.
-    for (s_source_t *source = zhashx_first (wanted); source; source = zhashx_next (wanted)) {
+    nws_reconcile_source_t *source;
+    for (source = zhashx_first (wanted); source; source = zhashx_next (wanted)) {
         const char *name = zhashx_cursor (wanted);
         if (zhashx_lookup (self->links, name) || zhashx_lookup (self->merged, name))
             continue;
@@ -493,9 +431,10 @@ s_on_link_open (void *arg, nws_link_t *link)
     nws_discovery_t *self = arg;
     const char *name = nws_link_name (link);
     for (nws_link_t *other = zhashx_first (self->links); other; other = zhashx_next (self->links)) {
-        if (other == link || !nws_link_is_open (other)
-        ||  strcmp (nws_link_channel (other)->name, nws_link_channel (link)->name) != 0
-        ||  strcmp (nws_link_peer (other), nws_link_peer (link)) != 0)
+        if (other == link
+        ||  !nws_reconcile_same_proxy (nws_link_channel (link), nws_link_peer (link),
+                                      nws_link_is_open (other), nws_link_channel (other),
+                                      nws_link_peer (other)))
             continue;
         char *into = strdup (zhashx_cursor (self->links));
         if (!into)
@@ -616,7 +555,7 @@ s_events_drain (nws_discovery_t *self)
 static void
 s_on_avahi_event (nws_discovery_t *self, const nws_avahi_event_t *event)
 {
-    s_source_t *remote = zhashx_lookup (self->remotes, event->instance);
+    nws_reconcile_source_t *remote = zhashx_lookup (self->remotes, event->instance);
     if (event->type == NWS_AVAHI_LOST) {
         if (!remote)
             return;
@@ -631,21 +570,27 @@ s_on_avahi_event (nws_discovery_t *self, const nws_avahi_event_t *event)
     //  (the handshake's proxy id catches what this misses); and a loopback
     //  address from the LAN can only be a trick to make us dial ports of
     //  our own host.
-    s_source_t found = { .channel = event->channel, .port = event->port };
+    nws_reconcile_source_t found = { .channel = event->channel, .port = event->port };
+    struct ifaddrs *local = NULL;
+    if (getifaddrs (&local) < 0)
+        local = NULL;
     for (int i = 0; i < event->address_count; i++) {
-        int loopback = 0;
-        int local = s_is_local_address (event->addresses [i], &loopback);
-        if (loopback)
+        nws_reconcile_address_t verdict;
+        verdict = nws_reconcile_address (event->addresses [i], event->port,
+                                         (uint16_t) self->config.port, local);
+        if (verdict == NWS_RECONCILE_LOOPBACK)
             nws_warn ("advert '%s': ignoring %s, a loopback address", event->instance,
                       event->addresses [i]);
         else
-        if (local && event->port == self->config.port)
+        if (verdict == NWS_RECONCILE_OURS)
             nws_debug ("advert '%s': %s is our own address", event->instance,
                        event->addresses [i]);
         else
             snprintf (found.addresses [found.address_count++], NWS_LINK_ADDRESS_MAX, "%s",
                       event->addresses [i]);
     }
+    if (local)
+        freeifaddrs (local);
     if (found.address_count == 0) {
         nws_debug ("ignoring advert '%s': no address to dial", event->instance);
         if (remote) {

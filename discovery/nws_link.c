@@ -8,6 +8,7 @@
 #include "nws_envelope.h"
 #include "nws_limits.h"
 #include "nws_log.h"
+#include "nws_reconcile.h"
 #include "nws_runtime.h"
 
 #define S_BACKOFF_MIN_MS 100
@@ -428,11 +429,7 @@ s_identify (nws_link_t *self, struct lws *wsi)
     int len = lws_hdr_custom_length (wsi, NWS_LINK_ID_HEADER, sizeof NWS_LINK_ID_HEADER - 1);
     if (len > 0 && len < (int) sizeof id)
         lws_hdr_custom_copy (wsi, id, sizeof id, NWS_LINK_ID_HEADER, sizeof NWS_LINK_ID_HEADER - 1);
-    if (nws_runtime_proxy_id_valid (id))
-        snprintf (self->peer, sizeof self->peer, "id:%s", id);
-    else
-        snprintf (self->peer, sizeof self->peer, "at:%s", self->host);
-    if (strcmp (id, self->own_id) == 0) {
+    if (nws_reconcile_identify (id, self->own_id, self->host, self->peer, sizeof self->peer)) {
         nws_info ("link %s: %s is this proxy; not linking to it", self->key, self->host);
         self->state = S_SELF;
         return -1;

@@ -197,5 +197,26 @@ class Scripts(unittest.TestCase):
                          calls)
 
 
+class CMakeInstall(unittest.TestCase):
+    """cmake --install of the package's build (prefix /usr) into a DESTDIR:
+    the same files as the package; an existing /etc/default/nws is kept."""
+
+    def test_install(self):
+        build = os.path.dirname(os.path.dirname(pkgtest.deb_path()))
+        with tempfile.TemporaryDirectory(prefix="nws-pkg-") as dest:
+            env = dict(os.environ, DESTDIR=dest)
+            run(["cmake", "--install", build], env=env)
+            found = sorted("./" + os.path.relpath(os.path.join(d, f), dest)
+                           for d, _, files in os.walk(dest) for f in files)
+            self.assertEqual(found, FILES)
+            config = os.path.join(dest, pkgtest.CONFIG)
+            with open(config, "a") as f:
+                f.write("NWS_PORT=9010\n")
+            _, out, _ = run(["cmake", "--install", build], env=env)
+            self.assertIn("Keeping: " + config, out)
+            with open(config) as f:
+                self.assertTrue(f.read().endswith("NWS_PORT=9010\n"))
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)

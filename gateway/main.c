@@ -9,6 +9,7 @@
 #include "nws_gateway.h"
 #include "nws_limits.h"
 #include "nws_log.h"
+#include "nws_netkey.h"
 #include "nws_opts.h"
 #include "nws_process.h"
 #include "nws_runtime.h"
@@ -38,6 +39,7 @@ main (int argc, char **argv)
         .replay_bytes = NWS_DEFAULT_REPLAY_BYTES,
     };
     int verbose = 0;
+    const char *key_file = NULL;
     nws_opt_t opts [] = {
         { "port", NWS_OPT_UINT, &config.port, 0, 65535, "N",
           "TCP port (default 9009; 0 = any free port, printed when ready)" },
@@ -69,6 +71,11 @@ main (int argc, char **argv)
           "late or come back (default 5000)" },
         { "replay-bytes", NWS_OPT_SIZE, &config.replay_bytes, 0, 4ULL << 30, "BYTES",
           "... at most this much per channel (default 16M)" },
+        { "key", NWS_OPT_STRING, &key_file, 0, 0, "FILE",
+          "network key (32 bytes in base64, mode 0600): broadcast channels become "
+          "private, linked over TLS with key holders only" },
+        { "lan-clients", NWS_OPT_FLAG, &config.lan_clients, 0, 0, NULL,
+          "with --key, still serve /broadcast to clients on other hosts" },
         { "verbose", NWS_OPT_FLAG, &verbose, 0, 0, NULL, "log debug records" },
         { NULL }
     };
@@ -77,6 +84,14 @@ main (int argc, char **argv)
     if (rc >= 0)
         return rc;
     nws_log_init ("nws-gateway", verbose ? NWS_LOG_DEBUG : NWS_LOG_INFO);
+    if (key_file) {
+        char error [NWS_NETKEY_ERROR_MAX];
+        config.key = nws_netkey_load (key_file, error, sizeof error);
+        if (!config.key) {
+            fprintf (stderr, "nws-gateway: %s\n", error);
+            return 2;
+        }
+    }
 
     nws_process_stop_on_signals (&s_stop);
     //  Every client is a descriptor: the limit on them is the real cap.
@@ -98,10 +113,13 @@ main (int argc, char **argv)
     mallopt (M_TRIM_THRESHOLD, S_MALLOC_KEEP);
     mallopt (M_MMAP_THRESHOLD, S_MALLOC_KEEP);
     nws_gateway_t *gateway = nws_gateway_new (&config);
-    if (!gateway)
+    if (!gateway) {
+        nws_netkey_destroy (&config.key);
         return 1;
-    nws_info ("ready: listening on [%s]:%u, hub in %s, at most %lu clients", config.bind,
-              nws_gateway_port (gateway), config.runtime_dir, (unsigned long) config.max_clients);
+    }
+    nws_info ("ready: listening on [%s]:%u, hub in %s, at most %lu clients%s", config.bind,
+              nws_gateway_port (gateway), config.runtime_dir, (unsigned long) config.max_clients,
+              config.key ? "; broadcast is private (network key)" : "");
     printf ("ready port=%u\n", nws_gateway_port (gateway));
     fflush (stdout);
     //  The same moment for systemd (Type=notify); nothing without it.
@@ -111,5 +129,6 @@ main (int argc, char **argv)
     sd_notify (0, "STOPPING=1");
     nws_info ("stopping");
     nws_gateway_destroy (&gateway);
+    nws_netkey_destroy (&config.key);
     return 0;
 }

@@ -7,13 +7,20 @@
 
 #include "nws_http.h"
 #include "nws_limits.h"
+#include "nws_log.h"
+#include "nws_proxylink.h"
 #include "nws_static.h"
 
 struct nws_admit_t {
     nws_admit_limits_t limits;      /* see nws_admit_new */
     nws_counters_t *counters;       /* the gateway's counters */
     zhashx_t *peers;                /* peer address -> clients from it, as a pointer */
+    int private_broadcast;          /* a network key: see nws_admit_set_private */
+    int lan_clients;                /* ... and /broadcast is open to the LAN */
+    nws_log_rate_t log_rate;        /* refusals logged */
 };
+
+#define S_LOG_PER_SEC 10            /* refusal log lines per second, at most */
 
 nws_admit_t *
 nws_admit_new (const nws_admit_limits_t *limits, nws_counters_t *counters)
@@ -38,6 +45,45 @@ nws_admit_destroy (nws_admit_t **self_p)
     zhashx_destroy (&self->peers);
     free (self);
     *self_p = NULL;
+}
+
+void
+nws_admit_set_private (nws_admit_t *self, int lan_clients)
+{
+    self->private_broadcast = 1;
+    self->lan_clients = lan_clients;
+}
+
+//  A private gateway's rules for channel (see nws_admit_set_private).
+//  Returns 0 or 403, counts, logs and sets *why.
+static int
+s_private_check (nws_admit_t *self, struct lws *wsi, const nws_channel_t *channel,
+                 const char **why)
+{
+    int link = channel->scope == NWS_SCOPE_BROADCAST && nws_proxylink_is (wsi);
+    if (lws_is_ssl (wsi) && !link) {
+        self->counters->refused_private++;
+        *why = "over TLS this gateway serves proxy links only";
+    }
+    else
+    if (!lws_is_ssl (wsi) && link) {
+        self->counters->refused_link_nokey++;
+        *why = "broadcast channels here are private: a proxy link needs the network key";
+    }
+    else
+    if (!link && channel->scope == NWS_SCOPE_BROADCAST && !self->lan_clients
+    &&  !nws_http_peer_is_loopback (wsi)) {
+        self->counters->refused_private++;
+        *why = "broadcast channels here are private: open to this host only";
+    }
+    else
+        return 0;
+    char peer [48] = "?";
+    if (nws_log_rate (&self->log_rate, S_LOG_PER_SEC)) {
+        nws_http_peer_address (wsi, peer, sizeof peer);
+        nws_info ("refused a request from %s: 403, %s", peer, *why);
+    }
+    return 403;
 }
 
 int
@@ -182,6 +228,8 @@ nws_admit_upgrade (nws_admit_t *self, struct lws *wsi, uint32_t clients, zhashx_
         lws_hdr_copy (wsi, path, sizeof path, WSI_TOKEN_GET_URI);
         status = nws_admit_channel (wsi, path, &channel, &why);
     }
+    if (status == 0 && self->private_broadcast)
+        status = s_private_check (self, wsi, &channel, &why);
     if (status == 0)
         status = s_handshake_check (wsi, &why);
     if (status == 0)

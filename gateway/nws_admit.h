@@ -30,6 +30,12 @@ nws_admit_t *nws_admit_new (const nws_admit_limits_t *limits, nws_counters_t *co
 /*  Frees it. Safe on NULL.  */
 void nws_admit_destroy (nws_admit_t **self_p);
 
+/*  Private broadcast (a network key): a peer proxy's link must come over
+    TLS (the gateway's TLS vhost, where only links are served), and
+    /broadcast is served to other addresses only with lan_clients.
+    Refusals are 403s, counted and logged (at most 10 lines a second).  */
+void nws_admit_set_private (nws_admit_t *self, int lan_clients);
+
 /*  Answers an error to a request and counts it. Returns lws's callback
     result.  */
 int nws_admit_error (nws_admit_t *self, struct lws *wsi, int status, const char *why);

@@ -44,7 +44,9 @@ struct nws_gateway_t {
     ev_idle idle;                   /* when no event is waiting: s_on_idle */
     nws_session_t *corked;          /* sessions with frames queued, not yet written */
     int corked_turns;               /* loop turns since they were first queued */
-    struct lws_vhost *vhost;        /* the one vhost */
+    struct lws_vhost *vhost;        /* plain HTTP and WebSocket */
+    struct lws_vhost *tls_vhost;    /* proxy links over TLS, with a network key */
+    nws_log_rate_t tls_log;         /* refused handshakes logged */
     nws_listener_t *listener;       /* our SO_REUSEPORT socket */
     nws_hublink_t *hub;             /* PUB/SUB on the hub */
     zhashx_t *rooms;                /* topic -> nws_room_t */
@@ -668,6 +670,7 @@ s_status (nws_gateway_t *self, nws_status_t *status)
         .connections = s_connections (self),
         .clients = self->sessions,
         .runtime_dir = self->config.runtime_dir,
+        .private_broadcast = self->config.key != NULL,
     };
     nws_hublink_stats (self->hub, &status->hub);
     nws_listener_stats (self->listener, &status->door);
@@ -694,6 +697,19 @@ s_on_http (nws_gateway_t *self, struct lws *wsi, const char *path)
 
 //  ---------------------------------------------------------------------
 //  lws callbacks
+
+//  A TLS handshake failed on our side: a peer without the network key.
+static void
+s_on_tls_refused (void *arg, int fd, const char *why)
+{
+    nws_gateway_t *self = arg;
+    self->counters.refused_tls++;
+    char peer [48] = "?";
+    if (nws_log_rate (&self->tls_log, 10)) {
+        nws_http_fd_peer_address (fd, peer, sizeof peer);
+        nws_info ("refused a TLS link from %s: %s (no network key, or another)", peer, why);
+    }
+}
 
 static int
 s_callback_main (struct lws *wsi, enum lws_callback_reasons reason, void *user,
@@ -735,6 +751,9 @@ s_callback_main (struct lws *wsi, enum lws_callback_reasons reason, void *user,
         case LWS_CALLBACK_WSI_CREATE:
             self->connections++;
             return 0;
+        case LWS_CALLBACK_OPENSSL_LOAD_EXTRA_SERVER_VERIFY_CERTS:
+            //  The TLS vhost's context: links with the network key only.
+            return nws_netkey_tls_server (self->config.key, user, s_on_tls_refused, self);
         case LWS_CALLBACK_WSI_DESTROY:
             self->connections--;
             s_arrived (self, wsi);
@@ -1005,6 +1024,27 @@ s_lws_realloc (void *ptr, size_t size, const char *reason)
     return slot ? slot : realloc (ptr, size);
 }
 
+//  With a network key: a second vhost for TLS, where peer proxies link
+//  (nws_netkey: TLS 1.3 with the key as PSK; its context is set up in
+//  LOAD_EXTRA_SERVER_VERIFY_CERTS). The listener sends it every
+//  connection that opens with a TLS handshake, so one port serves both.
+static int
+s_tls_vhost_new (nws_gateway_t *self, const struct lws_context_creation_info *plain)
+{
+    struct lws_context_creation_info info = *plain;
+    info.vhost_name = "nws-tls";
+    info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT
+                 |  LWS_SERVER_OPTION_CREATE_VHOST_SSL_CTX;
+    self->tls_vhost = lws_create_vhost (self->context, &info);
+    if (!self->tls_vhost) {
+        nws_error ("cannot set up TLS for the network key");
+        return -1;
+    }
+    nws_listener_set_tls (self->listener, self->tls_vhost);
+    nws_admit_set_private (self->admit, self->config.lan_clients);
+    return 0;
+}
+
 nws_gateway_t *
 nws_gateway_new (const nws_gateway_config_t *config)
 {
@@ -1080,6 +1120,8 @@ nws_gateway_new (const nws_gateway_config_t *config)
     ev_prepare_start (self->loop, &self->turn);
     void *loops [1] = { self->loop };
     info.options |= LWS_SERVER_OPTION_LIBEV;
+    if (config->key)
+        info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
     info.foreign_loops = loops;
     self->context = lws_create_context (&info);
     if (!self->context) {
@@ -1091,6 +1133,8 @@ nws_gateway_new (const nws_gateway_config_t *config)
         nws_error ("lws_create_vhost failed");
         goto fail;
     }
+    if (config->key && s_tls_vhost_new (self, &info))
+        goto fail;
     nws_listener_set_route (self->listener, s_route, self);
     if (nws_listener_attach (self->listener, self->vhost, S_PROTOCOL_LISTEN, S_PROTOCOL_HEAD)
     ||  nws_hublink_attach (self->hub, self->vhost, S_PROTOCOL_HUB))

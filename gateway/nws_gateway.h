@@ -14,6 +14,8 @@
 #include <signal.h>
 #include <stdint.h>
 
+#include "nws_netkey.h"
+
 typedef struct nws_gateway_t nws_gateway_t;
 
 typedef struct {
@@ -31,6 +33,9 @@ typedef struct {
     uint64_t sync_ms;               /* wait for a new subscription, at most */
     uint64_t replay_ms;             /* broadcast messages kept for peer links */
     uint64_t replay_bytes;          /* ... at most this much per channel */
+    nws_netkey_t *key;              /* network key: private broadcast; NULL = open;
+                                       the caller's, kept until destroy */
+    int lan_clients;                /* with a key, serve /broadcast to other addresses */
 } nws_gateway_config_t;
 
 /*  Binds the port, creates the lws context and connects to the hub.

@@ -115,9 +115,15 @@ nws_http_request_is_local (struct lws *wsi)
 int
 nws_http_peer_address (struct lws *wsi, char *buf, size_t cap)
 {
+    return nws_http_fd_peer_address (lws_get_socket_fd (wsi), buf, cap);
+}
+
+int
+nws_http_fd_peer_address (int fd, char *buf, size_t cap)
+{
     struct sockaddr_storage ss;
     socklen_t len = sizeof ss;
-    if (getpeername (lws_get_socket_fd (wsi), (struct sockaddr *) &ss, &len) < 0)
+    if (getpeername (fd, (struct sockaddr *) &ss, &len) < 0)
         return -1;
     if (ss.ss_family == AF_INET)
         return inet_ntop (AF_INET, &((struct sockaddr_in *) &ss)->sin_addr, buf,

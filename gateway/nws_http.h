@@ -31,9 +31,11 @@ int nws_http_error_allow (struct lws *wsi, int status, const char *why, const ch
     name that resolves to 127.0.0.1 is not a local page.  */
 int nws_http_request_is_local (struct lws *wsi);
 
-/*  Writes the peer's address as text (IPv4-mapped IPv6 as plain IPv4).
+/*  Writes the peer's address (of wsi, or of the socket fd) as text
+    (IPv4-mapped IPv6 as plain IPv4).
     Returns 0, or -1 if it cannot be had.  */
 int nws_http_peer_address (struct lws *wsi, char *buf, size_t cap);
+int nws_http_fd_peer_address (int fd, char *buf, size_t cap);
 
 /*  1 if the connection's peer has a loopback address (127/8, ::1 or
     IPv4-mapped 127/8), judged on the socket, not on any header.  */

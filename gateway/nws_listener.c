@@ -26,12 +26,12 @@ struct nws_listener_t {
     size_t head_max;                /* most bytes a request head may take */
     int head_secs;                  /* time allowed for a complete head */
     struct lws_vhost *vhost;        /* where accepted sockets go */
+    struct lws_vhost *tls_vhost;    /* where TLS connections go, or NULL */
     const char *head_protocol;      /* for connections still sending their head */
     nws_listener_route_fn *route;   /* may hold a connection, or NULL */
     void *route_arg;                /* for route */
     struct s_pending_t *held;       /* connections held by route, newest first */
-    int64_t log_second;             /* the second refusals are logged for */
-    int log_count;                  /* refusals logged in it */
+    nws_log_rate_t log_rate;        /* refusals logged */
     nws_listener_stats_t stats;     /* counters */
 };
 
@@ -146,25 +146,9 @@ static void
 s_refuse (nws_listener_t *self, s_pending_t *p, const nws_head_t *head)
 {
     self->stats.refused++;
-    int64_t second = zclock_mono () / 1000;
-    if (second != self->log_second) {
-        self->log_second = second;
-        self->log_count = 0;
-    }
-    if (self->log_count++ < S_LOG_PER_SEC) {
+    if (nws_log_rate (&self->log_rate, S_LOG_PER_SEC)) {
         char peer [INET6_ADDRSTRLEN] = "?";
-        struct sockaddr_storage ss;
-        socklen_t sslen = sizeof ss;
-        if (getpeername (p->fd, (struct sockaddr *) &ss, &sslen) == 0) {
-            struct in6_addr *v6 = &((struct sockaddr_in6 *) &ss)->sin6_addr;
-            if (ss.ss_family == AF_INET)
-                inet_ntop (AF_INET, &((struct sockaddr_in *) &ss)->sin_addr, peer, sizeof peer);
-            else
-            if (IN6_IS_ADDR_V4MAPPED (v6))     //  a dual-stack socket's IPv4 peer
-                inet_ntop (AF_INET, &v6->s6_addr [12], peer, sizeof peer);
-            else
-                inet_ntop (AF_INET6, v6, peer, sizeof peer);
-        }
+        nws_http_fd_peer_address (p->fd, peer, sizeof peer);
         nws_info ("refused a request from %s: %d, %s", peer, head->status, head->why);
     }
     //  The answer to a HEAD request has no body (RFC 7231 4.3.2).
@@ -192,6 +176,18 @@ s_refuse (nws_listener_t *self, s_pending_t *p, const nws_head_t *head)
 static int
 s_pending_read (nws_listener_t *self, s_pending_t *p)
 {
+    if (self->tls_vhost && p->len == 0) {
+        //  A look without reading: TLS goes to lws with every byte.
+        unsigned char first;
+        ssize_t got = recv (p->fd, &first, 1, MSG_PEEK | MSG_DONTWAIT);
+        if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+            return 0;
+        if (got == 1 && first == 0x16) {
+            s_done (self, p);
+            lws_adopt_socket_vhost (self->tls_vhost, p->fd);
+            return 1;
+        }
+    }
     for (;;) {
         if (p->len == p->cap) {
             size_t cap = p->cap ? p->cap * 2 : S_HEAD_FIRST;
@@ -375,6 +371,12 @@ void
 nws_listener_stats (nws_listener_t *self, nws_listener_stats_t *stats)
 {
     *stats = self->stats;
+}
+
+void
+nws_listener_set_tls (nws_listener_t *self, struct lws_vhost *tls_vhost)
+{
+    self->tls_vhost = tls_vhost;
 }
 
 void

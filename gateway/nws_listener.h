@@ -66,6 +66,12 @@ typedef void *(nws_listener_route_fn) (void *arg, int fd, const char *path, size
 
 void nws_listener_set_route (nws_listener_t *self, nws_listener_route_fn *route, void *arg);
 
+/*  Connections whose first byte opens a TLS handshake (0x16) go to
+    tls_vhost at once, unread, for lws to do TLS and HTTP itself; the rest
+    as above. Without this call there is no TLS: such a connection is
+    refused as a malformed head.  */
+void nws_listener_set_tls (nws_listener_t *self, struct lws_vhost *tls_vhost);
+
 /*  Hands every connection held under tag to lws, with tag as the opaque
     user data of its lws handle. Returns how many lws took.  */
 int nws_listener_release (nws_listener_t *self, void *tag);

@@ -50,7 +50,13 @@
        "connections closed: no complete request head in time") \
     X (replayed, c->replayed, "messages a peer proxy's link got from the replay ring " \
        "(it linked late or came back)") \
-    X (departed_marks, c->departed_marks, "marks sent for senders that had already left")
+    X (departed_marks, c->departed_marks, "marks sent for senders that had already left") \
+    X (refused_link_nokey, c->refused_link_nokey, \
+       "proxy links refused with 403: plain HTTP to private broadcast (--key)") \
+    X (refused_tls, c->refused_tls, \
+       "TLS handshakes refused: the peer has no network key, or another") \
+    X (refused_private, c->refused_private, "requests refused with 403 by private " \
+       "broadcast: /broadcast from another host, or not a link over TLS")
 
 static const struct {
     const char *name;
@@ -118,10 +124,10 @@ void
 nws_status_json (const nws_status_t *status, nws_text_t *out)
 {
     nws_text_printf (out, "{\"version\":\"%s\",\"gateway\":{\"pid\":%d,\"instance\":\"%08x\","
-                     "\"port\":%u,\"uptime_ms\":%lld},\"connections\":%u,\"clients\":%u,"
-                     "\"channels\":[",
+                     "\"port\":%u,\"broadcast\":\"%s\",\"uptime_ms\":%lld},\"connections\":%u,"
+                     "\"clients\":%u,\"channels\":[",
                      NWS_VERSION, (int) getpid (), status->instance, status->port,
-                     (long long) status->uptime_ms, status->connections, status->clients);
+                     status->private_broadcast ? "private" : "open", (long long) status->uptime_ms, status->connections, status->clients);
     const char *sep = "";
     for (nws_room_t *room = zhashx_first (status->rooms); room; room = zhashx_next (status->rooms)) {
         unsigned shadowed = 0;

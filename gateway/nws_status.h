@@ -40,6 +40,9 @@ typedef struct {
     uint64_t refused_channels;      /* upgrades refused: --max-channels */
     uint64_t replayed;              /* messages sent to peer proxy links from the replay ring */
     uint64_t departed_marks;        /* marks sent for clients that had left */
+    uint64_t refused_link_nokey;    /* proxy links refused: plain HTTP to a private gateway */
+    uint64_t refused_tls;           /* TLS handshakes refused: no network key, or another */
+    uint64_t refused_private;       /* other requests refused by private broadcast's rules */
 } nws_counters_t;
 
 typedef struct {
@@ -53,6 +56,7 @@ typedef struct {
     uint32_t connections;           /* sockets open, HTTP or WebSocket */
     uint32_t clients;               /* WebSockets open */
     const char *runtime_dir;        /* where hub.json and discovery.json are */
+    int private_broadcast;          /* a network key is in use */
 } nws_status_t;
 
 typedef void (nws_status_render_fn) (const nws_status_t *status, nws_text_t *out);

@@ -25,6 +25,16 @@ void nws_log (nws_log_level_t level, const char *format, ...)
     lws errors become warnings, everything else debug records.  */
 void nws_log_lws (int level, const char *line);
 
+/*  A budget of records per second, for lines a stranger can trigger at
+    will (refusals): start it zeroed.  */
+typedef struct {
+    long second;                    /* the monotonic second counted */
+    int count;                      /* records allowed in it */
+} nws_log_rate_t;
+
+/*  1 if one more record fits rate's budget of per_second, else 0.  */
+int nws_log_rate (nws_log_rate_t *rate, int per_second);
+
 #define nws_error(...) nws_log (NWS_LOG_ERROR, __VA_ARGS__)
 #define nws_warn(...)  nws_log (NWS_LOG_WARN, __VA_ARGS__)
 #define nws_info(...)  nws_log (NWS_LOG_INFO, __VA_ARGS__)

@@ -55,3 +55,15 @@ nws_log_lws (int level, const char *line)
     int routine = strstr (line, "adopt_socket_readbuf: calling service") != NULL;
     nws_log (level == 1 && !routine ? NWS_LOG_WARN : NWS_LOG_DEBUG, "lws: %.*s", (int) len, line);
 }
+
+int
+nws_log_rate (nws_log_rate_t *rate, int per_second)
+{
+    struct timespec now;
+    clock_gettime (CLOCK_MONOTONIC, &now);
+    if ((long) now.tv_sec != rate->second) {
+        rate->second = (long) now.tv_sec;
+        rate->count = 0;
+    }
+    return rate->count++ < per_second;
+}

@@ -215,11 +215,13 @@ s_use_session (SSL *ssl, const EVP_MD *md, const unsigned char **identity, size_
     return *session ? 1 : 0;
 }
 
-//  Server: an alert we send before the handshake is done refuses a peer.
+//  Server: an alert we send to a peer whose PSK we did not take refuses
+//  it. (Once taken, the session counts as resumed: an alert after that,
+//  e.g. on a peer gone without close_notify, is no refusal.)
 static void
 s_on_info (const SSL *ssl, int where, int value)
 {
-    if (!(where & SSL_CB_ALERT) || !(where & SSL_CB_WRITE) || SSL_is_init_finished (ssl))
+    if (!(where & SSL_CB_ALERT) || !(where & SSL_CB_WRITE) || SSL_session_reused ((SSL *) ssl))
         return;
     nws_netkey_t *self = SSL_CTX_get_ex_data (SSL_get_SSL_CTX (ssl), s_index);
     if (self && self->refused)

@@ -8,6 +8,7 @@
 #include "nws_discovery.h"
 #include "nws_limits.h"
 #include "nws_log.h"
+#include "nws_netkey.h"
 #include "nws_opts.h"
 #include "nws_process.h"
 #include "nws_runtime.h"
@@ -25,6 +26,7 @@ main (int argc, char **argv)
         .max_message = 64 * 1024 * 1024,
     };
     int verbose = 0;
+    const char *key_file = NULL;
     nws_opt_t opts [] = {
         { "runtime-dir", NWS_OPT_STRING, &config.runtime_dir, 0, 0, "DIR",
           "the hub's runtime directory (default as nws-hub)" },
@@ -36,6 +38,9 @@ main (int argc, char **argv)
           "neither advertise nor browse: static peers only" },
         { "max-message", NWS_OPT_SIZE, &config.max_message, 1, 1ULL << 30, "BYTES",
           "largest message taken from a link (default 64M)" },
+        { "key", NWS_OPT_STRING, &key_file, 0, 0, "FILE",
+          "network key (32 bytes in base64, mode 0600): advertise broadcast channels "
+          "by keyed tags only, and link over TLS with key holders only" },
         { "verbose", NWS_OPT_FLAG, &verbose, 0, 0, NULL, "log debug records" },
         { NULL }
     };
@@ -44,13 +49,24 @@ main (int argc, char **argv)
     if (rc >= 0)
         return rc;
     nws_log_init ("nws-discovery", verbose ? NWS_LOG_DEBUG : NWS_LOG_INFO);
+    if (key_file) {
+        char error [NWS_NETKEY_ERROR_MAX];
+        config.key = nws_netkey_load (key_file, error, sizeof error);
+        if (!config.key) {
+            fprintf (stderr, "nws-discovery: %s\n", error);
+            return 2;
+        }
+    }
 
     nws_process_stop_on_signals (&s_stop);
 
     nws_discovery_t *discovery = nws_discovery_new (&config);
-    if (!discovery)
+    if (!discovery) {
+        nws_netkey_destroy (&config.key);
         return 1;
-    nws_info ("ready: advertising port %u, hub in %s", (unsigned) config.port, config.runtime_dir);
+    }
+    nws_info ("ready: advertising port %u, hub in %s%s", (unsigned) config.port,
+              config.runtime_dir, config.key ? "; broadcast is private (network key)" : "");
     printf ("ready port=%u\n", (unsigned) config.port);
     fflush (stdout);
     //  The same moment for systemd (Type=notify); nothing without it.
@@ -59,5 +75,6 @@ main (int argc, char **argv)
     sd_notify (0, "STOPPING=1");
     nws_info ("stopping");
     nws_discovery_destroy (&discovery);
+    nws_netkey_destroy (&config.key);
     return 0;
 }

@@ -81,3 +81,47 @@ nws_advert_parse_txt (const void *record, size_t len, nws_channel_t *channel)
         return -EINVAL;
     return 0;
 }
+
+int
+nws_advert_private_instance (uint32_t nonce, char *buf, size_t cap)
+{
+    int n = snprintf (buf, cap, "%u", (unsigned) nonce);
+    return n < 0 || (size_t) n >= cap ? -ENOSPC : n;
+}
+
+int
+nws_advert_private_txt (const char *tag, char *buf, size_t cap)
+{
+    int n = snprintf (buf, cap, "tag=%s", tag);
+    return n < 0 || (size_t) n >= cap ? -ENOSPC : n;
+}
+
+int
+nws_advert_private_instance_valid (const char *name)
+{
+    if (!name)
+        return 0;
+    size_t len = strnlen (name, NWS_ADVERT_LABEL_MAX + 1);
+    size_t digits = strspn (name, "0123456789");
+    return len <= NWS_ADVERT_LABEL_MAX && digits > 0 && digits <= 10
+        && (digits == len || s_clash_suffix (name + digits, len - digits));
+}
+
+int
+nws_advert_parse_tag (const void *record, size_t len, char tag [NWS_ADVERT_TAG_HEX + 1])
+{
+    static const char key [] = "tag=";
+    const char *text = record;
+    if (len < sizeof key - 1 || memcmp (text, key, sizeof key - 1) != 0)
+        return -ENOENT;
+    text += sizeof key - 1;
+    len -= sizeof key - 1;
+    if (len != NWS_ADVERT_TAG_HEX)
+        return -EINVAL;
+    for (size_t i = 0; i < len; i++)
+        if (!((text [i] >= '0' && text [i] <= '9') || (text [i] >= 'a' && text [i] <= 'f')))
+            return -EINVAL;
+    memcpy (tag, text, len);
+    tag [len] = '\0';
+    return 0;
+}

@@ -18,6 +18,7 @@
 
 #include "nws_advert.h"
 #include "nws_log.h"
+#include "nws_netkey.h"
 
 typedef struct s_advert_t s_advert_t;
 struct s_advert_t {
@@ -73,6 +74,8 @@ struct nws_avahi_t {
     AvahiServiceBrowser *browser;   /* while the daemon runs */
     AvahiTimeout *timer;            /* reconnect, or the stale sweep */
     uint16_t port;                  /* advertised */
+    const nws_netkey_t *key;        /* private adverts (nws_advert.h), or NULL */
+    const char *type;               /* the service type we advertise and browse */
     int running;                    /* daemon available */
     int retrying;                   /* avahi_client_new failed; retrying */
     s_advert_t *adverts;            /* ours */
@@ -97,6 +100,28 @@ s_random (void)
     if (getrandom (&value, sizeof value, 0) != sizeof value)
         value = (uint32_t) rand ();
     return value % 1000000000u;
+}
+
+//  A new instance name for advert: a private one names no channel.
+static void
+s_advert_name (nws_avahi_t *self, s_advert_t *advert)
+{
+    if (self->key)
+        nws_advert_private_instance (s_random (), advert->instance, sizeof advert->instance);
+    else
+        nws_advert_instance (s_random (), &advert->channel, advert->instance,
+                             sizeof advert->instance);
+}
+
+//  The TXT string of advert. Returns its length or a negative errno.
+static int
+s_advert_txt (nws_avahi_t *self, s_advert_t *advert, char *txt, size_t cap)
+{
+    if (!self->key)
+        return nws_advert_txt (&advert->channel, txt, cap);
+    char tag [NWS_NETKEY_TAG_HEX + 1];
+    nws_netkey_tag (self->key, &advert->channel, tag);
+    return nws_advert_private_txt (tag, txt, cap);
 }
 
 static void
@@ -151,8 +176,7 @@ s_on_group (AvahiEntryGroup *group, AvahiEntryGroupState state, void *arg)
             //  Someone has our name: draw another number and try again.
             nws_info ("advert name '%s' is taken; choosing another", advert->instance);
             avahi_entry_group_reset (group);
-            nws_advert_instance (s_random (), &advert->channel, advert->instance,
-                                 sizeof advert->instance);
+            s_advert_name (advert->owner, advert);
             s_advert_commit (advert);
             break;
         case AVAHI_ENTRY_GROUP_FAILURE:
@@ -174,7 +198,7 @@ s_advert_commit (s_advert_t *advert)
     char txt [NWS_ADVERT_TXT_MAX + 1];
     if (!self->running || !self->client)
         return;
-    if (nws_advert_txt (&advert->channel, txt, sizeof txt) < 0) {
+    if (s_advert_txt (self, advert, txt, sizeof txt) < 0) {
         advert->state = "name too long for DNS-SD";
         return;
     }
@@ -187,7 +211,7 @@ s_advert_commit (s_advert_t *advert)
         }
     }
     int rc = avahi_entry_group_add_service (advert->group, AVAHI_IF_UNSPEC, AVAHI_PROTO_UNSPEC,
-                                            0, advert->instance, NWS_ADVERT_TYPE, NULL, NULL,
+                                            0, advert->instance, self->type, NULL, NULL,
                                             self->port, txt, NULL);
     if (rc == 0)
         rc = avahi_entry_group_commit (advert->group);
@@ -211,7 +235,7 @@ nws_avahi_advertise (nws_avahi_t *self, const nws_channel_t *channel)
         advert->owner = self;
         advert->channel = *channel;
         advert->state = "waiting for avahi-daemon";
-        nws_advert_instance (s_random (), channel, advert->instance, sizeof advert->instance);
+        s_advert_name (self, advert);
         advert->next = self->adverts;
         self->adverts = advert;
         s_advert_commit (advert);
@@ -410,6 +434,25 @@ s_sighting_failed (s_sighting_t *sighting, const char *why)
         sighting->retry = api->timeout_new (api, &when, s_on_retry, sighting);
 }
 
+//  Reads one TXT string into channel: the path of an open advert, or the
+//  tag of a private one, carried as the name of a pseudo channel that
+//  the owner maps to its own (nws_avahi.h).
+static int
+s_parse_txt (nws_avahi_t *self, const void *record, size_t len, nws_channel_t *channel)
+{
+    if (!self->key)
+        return nws_advert_parse_txt (record, len, channel);
+    char tag [NWS_ADVERT_TAG_HEX + 1];
+    int rc = nws_advert_parse_tag (record, len, tag);
+    if (rc == 0) {
+        memset (channel, 0, sizeof *channel);
+        channel->scope = NWS_SCOPE_BROADCAST;
+        channel->name_len = NWS_ADVERT_TAG_HEX;
+        memcpy (channel->name, tag, sizeof tag);
+    }
+    return rc;
+}
+
 static void
 s_on_resolve (AvahiServiceResolver *resolver, AvahiIfIndex interface, AvahiProtocol protocol,
               AvahiResolverEvent event, const char *name, const char *type, const char *domain,
@@ -435,8 +478,8 @@ s_on_resolve (AvahiServiceResolver *resolver, AvahiIfIndex interface, AvahiProto
     nws_channel_t channel;
     int paths = 0, valid = 0;
     for (AvahiStringList *item = txt; item; item = avahi_string_list_get_next (item)) {
-        int rc = nws_advert_parse_txt (avahi_string_list_get_text (item),
-                                       avahi_string_list_get_size (item), &channel);
+        int rc = s_parse_txt (self, avahi_string_list_get_text (item),
+                              avahi_string_list_get_size (item), &channel);
         paths += rc != -ENOENT;
         valid += rc == 0;
     }
@@ -444,9 +487,10 @@ s_on_resolve (AvahiServiceResolver *resolver, AvahiIfIndex interface, AvahiProto
     if (address)
         avahi_address_snprint (text, sizeof text, address);
     const char *why = port == 0 ? "port 0"
-                    : paths == 0 ? "no TXT path"
-                    : paths > 1 ? "several TXT paths"
-                    : !valid ? "TXT path is not /broadcast/<valid name>"
+                    : paths == 0 ? (self->key ? "no TXT tag" : "no TXT path")
+                    : paths > 1 ? (self->key ? "several TXT tags" : "several TXT paths")
+                    : !valid ? (self->key ? "TXT tag is not 32 hex digits"
+                                          : "TXT path is not /broadcast/<valid name>")
                     : !address || (address->proto != AVAHI_PROTO_INET
                                    && address->proto != AVAHI_PROTO_INET6) ? "no address" : NULL;
     if (why) {
@@ -479,7 +523,7 @@ s_sighting_resolve (s_sighting_t *sighting)
     //  so asking an IPv6 sighting for IPv4 just times out.
     sighting->resolver = avahi_service_resolver_new (self->client, sighting->interface,
                                                      sighting->protocol, sighting->remote->instance,
-                                                     NWS_ADVERT_TYPE, "local", sighting->protocol,
+                                                     self->type, "local", sighting->protocol,
                                                      0, s_on_resolve, sighting);
     if (!sighting->resolver)
         s_sighting_failed (sighting, avahi_strerror (avahi_client_errno (self->client)));
@@ -501,9 +545,12 @@ s_on_browse (AvahiServiceBrowser *browser, AvahiIfIndex interface, AvahiProtocol
     if (!name || s_is_ours (self, name) || (flags & AVAHI_LOOKUP_RESULT_OUR_OWN))
         return;
     //  Other _ws._tcp services are common on a LAN: say so only in debug.
-    if (strlen (name) >= sizeof ((s_remote_t *) 0)->instance || !nws_advert_instance_valid (name)) {
+    int valid = self->key ? nws_advert_private_instance_valid (name)
+                          : nws_advert_instance_valid (name);
+    if (strlen (name) >= sizeof ((s_remote_t *) 0)->instance || !valid) {
         if (event == AVAHI_BROWSER_NEW)
-            nws_debug ("ignoring advert '%.80s': not <number>.<name>._bws", name);
+            nws_debug ("ignoring advert '%.80s': not %s", name,
+                       self->key ? "<number>" : "<number>.<name>._bws");
         return;
     }
     s_remote_t *remote = s_remote_find (self, name);
@@ -591,10 +638,10 @@ s_on_running (nws_avahi_t *self)
 {
     self->running = 1;
     nws_info ("avahi-daemon is available: advertising %s and browsing %s",
-              self->adverts ? "our channels" : "nothing yet", NWS_ADVERT_TYPE);
+              self->adverts ? "our channels" : "nothing yet", self->type);
     if (!self->browser) {
         self->browser = avahi_service_browser_new (self->client, AVAHI_IF_UNSPEC, AVAHI_PROTO_UNSPEC,
-                                                   NWS_ADVERT_TYPE, NULL, 0, s_on_browse, self);
+                                                   self->type, NULL, 0, s_on_browse, self);
         if (!self->browser)
             nws_warn ("avahi_service_browser_new: %s",
                       avahi_strerror (avahi_client_errno (self->client)));
@@ -691,12 +738,14 @@ s_client_start (nws_avahi_t *self)
 }
 
 nws_avahi_t *
-nws_avahi_new (uint16_t port, void (*wake) (void *arg), void *arg)
+nws_avahi_new (uint16_t port, const nws_netkey_t *key, void (*wake) (void *arg), void *arg)
 {
     nws_avahi_t *self = calloc (1, sizeof *self);
     if (!self)
         return NULL;
     self->port = port;
+    self->key = key;
+    self->type = key ? NWS_ADVERT_PRIVATE_TYPE : NWS_ADVERT_TYPE;
     self->wake = wake;
     self->arg = arg;
     pthread_mutex_init (&self->mutex, NULL);

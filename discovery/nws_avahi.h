@@ -23,6 +23,11 @@
     that is still being browsed stays unresolved. The advert is reported
     once, with every address found, whenever that set changes, and lost
     when its last sighting goes.
+
+    With a network key, adverts are private (nws_advert.h): ours carry
+    our channels' tags, and an event's channel is a pseudo channel whose
+    name is the tag found, for the owner to match against its own
+    channels' tags; it is never a channel name.
 */
 #ifndef NWS_AVAHI_H
 #define NWS_AVAHI_H
@@ -30,6 +35,7 @@
 #include <stdint.h>
 
 #include "nws_channel.h"
+#include "nws_netkey.h"
 #include "nws_text.h"
 
 #define NWS_AVAHI_STALE_SECS 30
@@ -54,9 +60,11 @@ typedef struct {
 
 typedef struct nws_avahi_t nws_avahi_t;
 
-/*  Starts the avahi thread. port is what our adverts announce. Returns
-    NULL after logging why.  */
-nws_avahi_t *nws_avahi_new (uint16_t port, void (*wake) (void *arg), void *arg);
+/*  Starts the avahi thread. port is what our adverts announce; key (or
+    NULL: open adverts) must outlive the object. Returns NULL after
+    logging why.  */
+nws_avahi_t *nws_avahi_new (uint16_t port, const nws_netkey_t *key, void (*wake) (void *arg),
+                            void *arg);
 
 /*  Takes the oldest event. Returns 1 if *event was filled, 0 if none.  */
 int nws_avahi_next (nws_avahi_t *self, nws_avahi_event_t *event);

@@ -23,6 +23,7 @@
 #define S_RESET_MS 2000             /* after a hub reset, how long interest may take to return */
 #define S_STATUS_MS 1000            /* status file refresh */
 #define S_JOIN_MARGIN_MS 100        /* a client's open precedes our news of it */
+#define S_UNMATCHED_MAX 4096        /* private adverts kept for channels not ours (yet) */
 
 typedef struct {
     char host [NWS_LINK_ADDRESS_MAX]; /* address or name */
@@ -50,6 +51,7 @@ typedef struct {
     nws_channel_t channel;          /* a broadcast channel with local clients */
     int confirmed;                  /* seen since the last hub reset */
     int64_t since;                  /* zclock_mono when we heard of its clients */
+    char tag [NWS_NETKEY_TAG_HEX + 1]; /* its tag in private adverts (with a key) */
 } s_interest_t;
 
 struct nws_discovery_t {
@@ -62,6 +64,10 @@ struct nws_discovery_t {
     void *pub;                      /* PUB on the hub's publisher side */
     nws_avahi_t *avahi;             /* DNS-SD, NULL with --no-avahi */
     zhashx_t *interest;             /* name -> s_interest_t */
+    zhashx_t *tags;                 /* tag -> s_interest_t, with a key */
+    zhashx_t *unmatched;            /* advert instance -> nws_avahi_event_t: private
+                                       adverts of channels without clients here */
+    SSL_CTX *tls;                   /* links' TLS client context, with a key */
     zhashx_t *remotes;              /* advert instance -> nws_reconcile_source_t */
     zhashx_t *links;                /* source name -> nws_link_t made for it */
     zhashx_t *merged;               /* source name -> name of the link that serves it */
@@ -407,6 +413,8 @@ s_reconcile (nws_discovery_t *self, const nws_channel_t *channel)
                                          self->proxy_id, interest ? interest->since : now,
                                          self->config.max_message, &handlers);
         if (link) {
+            if (self->tls)
+                nws_link_set_tls (link);
             zhashx_insert (self->links, name, link);
             char where [NWS_LINK_ADDRESS_MAX + 10];
             s_host_port (source->addresses [0], source->port, where, sizeof where);
@@ -452,6 +460,68 @@ s_on_link_open (void *arg, nws_link_t *link)
 }
 
 //  ---------------------------------------------------------------------
+//  Private adverts (with a network key): they carry tags, not names
+
+static void s_on_avahi_event (nws_discovery_t *self, const nws_avahi_event_t *event);
+
+//  Maps a private advert's event to our channel of its tag into *mapped.
+//  One of no channel of ours is kept aside (until one has clients here,
+//  s_tag_add) and forgotten when lost. Returns 1 if the event goes on.
+static int
+s_private_map (nws_discovery_t *self, const nws_avahi_event_t *event, nws_avahi_event_t *mapped)
+{
+    if (event->type == NWS_AVAHI_LOST) {
+        zhashx_delete (self->unmatched, event->instance);
+        return 1;
+    }
+    s_interest_t *interest = zhashx_lookup (self->tags, event->channel.name);
+    if (interest) {
+        zhashx_delete (self->unmatched, event->instance);
+        *mapped = *event;
+        mapped->channel = interest->channel;
+        return 1;
+    }
+    //  Not (or no longer) one of ours: drop any link made for it before.
+    if (zhashx_lookup (self->remotes, event->instance)) {
+        nws_avahi_event_t lost = { .type = NWS_AVAHI_LOST };
+        memcpy (lost.instance, event->instance, sizeof lost.instance);
+        s_on_avahi_event (self, &lost);
+    }
+    if (!zhashx_lookup (self->unmatched, event->instance)
+    &&  zhashx_size (self->unmatched) >= S_UNMATCHED_MAX) {
+        nws_debug ("ignoring private advert '%s': %d kept already", event->instance,
+                   S_UNMATCHED_MAX);
+        return 0;
+    }
+    nws_avahi_event_t *copy = malloc (sizeof *copy);
+    if (copy) {
+        *copy = *event;
+        zhashx_update (self->unmatched, event->instance, copy);
+    }
+    return 0;
+}
+
+//  interest's channel has clients here now: its tag is ours, and the
+//  private adverts kept aside with that tag are found again.
+static void
+s_tag_add (nws_discovery_t *self, s_interest_t *interest)
+{
+    nws_netkey_tag (self->config.key, &interest->channel, interest->tag);
+    zhashx_update (self->tags, interest->tag, interest);
+    zlistx_t *found = zlistx_new ();
+    if (!found)
+        return;
+    for (nws_avahi_event_t *e = zhashx_first (self->unmatched); e; e = zhashx_next (self->unmatched))
+        if (strcmp (e->channel.name, interest->tag) == 0)
+            zlistx_add_end (found, e);
+    for (nws_avahi_event_t *e = zlistx_first (found); e; e = zlistx_next (found)) {
+        nws_avahi_event_t event = *e;
+        s_on_avahi_event (self, &event);
+    }
+    zlistx_destroy (&found);
+}
+
+//  ---------------------------------------------------------------------
 //  Interest, from the hub
 
 static void
@@ -474,6 +544,8 @@ s_interest_set (nws_discovery_t *self, const nws_channel_t *channel, int on)
         interest->since = zclock_mono () - (self->snapshot ? 0 : S_JOIN_MARGIN_MS);
         zhashx_insert (self->interest, channel->name, interest);
         nws_info ("broadcast channel %s has local clients", channel->name);
+        if (self->config.key)
+            s_tag_add (self, interest);
         if (self->avahi)
             nws_avahi_advertise (self->avahi, channel);
     }
@@ -484,6 +556,8 @@ s_interest_set (nws_discovery_t *self, const nws_channel_t *channel, int on)
         if (self->avahi)
             nws_avahi_withdraw (self->avahi, channel);
         zhashx_delete (self->interest, channel->name);
+        if (self->config.key)
+            zhashx_delete (self->tags, interest->tag);
         free (interest);
     }
     s_reconcile (self, channel);
@@ -555,6 +629,11 @@ s_events_drain (nws_discovery_t *self)
 static void
 s_on_avahi_event (nws_discovery_t *self, const nws_avahi_event_t *event)
 {
+    nws_avahi_event_t mapped;
+    if (self->config.key && !s_private_map (self, event, &mapped))
+        return;
+    if (self->config.key && event->type == NWS_AVAHI_FOUND)
+        event = &mapped;
     nws_reconcile_source_t *remote = zhashx_lookup (self->remotes, event->instance);
     if (event->type == NWS_AVAHI_LOST) {
         if (!remote)
@@ -708,11 +787,18 @@ nws_discovery_new (const nws_discovery_config_t *config)
     self->links = zhashx_new ();
     self->merged = zhashx_new ();
     self->orphans = zhashx_new ();
+    self->tags = zhashx_new ();
+    self->unmatched = zhashx_new ();
     self->zctx = zmq_ctx_new ();
     if (!self->interest || !self->remotes || !self->links || !self->merged || !self->orphans
-    ||  !self->zctx)
+    ||  !self->tags || !self->unmatched || !self->zctx)
         goto fail;
     zhashx_set_destructor (self->merged, s_item_free);
+    zhashx_set_destructor (self->unmatched, s_item_free);
+    if (config->key && !(self->tls = nws_netkey_tls_client (config->key))) {
+        nws_error ("cannot set up TLS for the network key");
+        goto fail;
+    }
     int rc = nws_runtime_proxy_id (config->runtime_dir, self->proxy_id, sizeof self->proxy_id);
     if (rc < 0) {
         nws_error ("cannot read or create %s/proxy-id: %s", config->runtime_dir, strerror (-rc));
@@ -732,6 +818,11 @@ nws_discovery_new (const nws_discovery_config_t *config)
     info.protocols = s_protocols;
     info.user = self;
     info.timeout_secs = NWS_DEFAULT_HANDSHAKE_SECS;
+    if (self->tls) {
+        //  Links dial with TLS: this context, which holds the key's PSK.
+        info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+        info.provided_client_ssl_ctx = self->tls;
+    }
     self->context = lws_create_context (&info);
     if (!self->context) {
         nws_error ("lws_create_context failed");
@@ -743,7 +834,7 @@ nws_discovery_new (const nws_discovery_config_t *config)
     //  avahi first: the hub's snapshot of interest, read next, must find
     //  it there to advertise through.
     if (!config->no_avahi) {
-        self->avahi = nws_avahi_new ((uint16_t) config->port, s_wake, self);
+        self->avahi = nws_avahi_new ((uint16_t) config->port, config->key, s_wake, self);
         if (!self->avahi)
             goto fail;
     }
@@ -800,6 +891,9 @@ nws_discovery_destroy (nws_discovery_t **self_p)
     zhashx_destroy (&self->links);
     zhashx_destroy (&self->merged);
     zhashx_destroy (&self->orphans);
+    zhashx_destroy (&self->tags);
+    zhashx_destroy (&self->unmatched);
+    SSL_CTX_free (self->tls);
     unlink (self->status_path);
     free (self);
     *self_p = NULL;

@@ -18,6 +18,7 @@
 #include <signal.h>
 #include <stdint.h>
 
+#include "nws_netkey.h"
 #include "nws_opts.h"
 
 typedef struct nws_discovery_t nws_discovery_t;
@@ -28,6 +29,8 @@ typedef struct {
     nws_opt_list_t peers;           /* static peers, "host:port" */
     uint64_t max_message;           /* largest message taken from a link */
     int no_avahi;                   /* static peers only */
+    nws_netkey_t *key;              /* network key: private adverts, TLS links;
+                                       NULL = open; the caller's, kept until destroy */
 } nws_discovery_config_t;
 
 /*  Connects to the hub and avahi (each may come later). Returns NULL

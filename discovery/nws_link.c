@@ -42,6 +42,8 @@ struct nws_link_t {
     char host [NWS_LINK_ADDRESS_MAX + 10]; /* Host header for it */
     char path [NWS_NAME_MAX + 16];  /* /broadcast/<name> */
     uint16_t port;                  /* peer port */
+    int tls;                        /* dial with TLS (the network key) */
+    int tls_warned;                 /* a failure was logged since it last opened */
     char own_id [NWS_PROXY_ID_LEN + 1];  /* ours, sent in the request */
     char peer [NWS_LINK_ADDRESS_MAX + 16]; /* whom it reached: id:... or at:... */
     s_state_t state;                /* see above */
@@ -123,6 +125,14 @@ s_lost (nws_link_t *self, const char *why)
         s_dial (self);
         return;
     }
+    else
+    if (self->tls && !self->tls_warned) {
+        //  Once, not at every retry: the likely cause is a setup to fix.
+        nws_warn ("link %s: %s: %s; over TLS, so perhaps the peer has no network key or "
+                  "another one (its log says); retrying", self->key, self->dialed, why);
+        self->tls_warned = 1;
+        self->cursor = 0;
+    }
     else {
         nws_debug ("link %s: %s: %s; retry in %u ms", self->key, self->dialed, why,
                    self->backoff_ms);
@@ -170,6 +180,9 @@ s_dial (nws_link_t *self)
     info.host = self->host;
     info.local_protocol_name = NWS_LINK_PROTOCOL;
     info.opaque_user_data = self;
+    //  The server has no certificate: the PSK is what both sides prove.
+    if (self->tls)
+        info.ssl_connection = LCCSCF_USE_SSL;
     self->state = S_CONNECTING;
     uint64_t dial = ++self->dials;
     struct lws *wsi = lws_client_connect_via_info (&info);
@@ -202,6 +215,12 @@ nws_link_new (struct lws_context *context, struct lws_vhost *vhost, const char *
     self->state = S_IDLE;
     self->since = since;
     return self;
+}
+
+void
+nws_link_set_tls (nws_link_t *self)
+{
+    self->tls = 1;
 }
 
 void
@@ -465,6 +484,7 @@ nws_link_callback (struct lws *wsi, enum lws_callback_reasons reason,
             if (self->state == S_CLOSING)
                 return -1;
             self->state = S_OPEN;
+            self->tls_warned = 0;
             self->connects++;
             self->backoff_ms = S_BACKOFF_MIN_MS;
             if (self->handlers.on_open && self->handlers.on_open (self->handlers.arg, self) < 0) {

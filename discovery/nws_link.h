@@ -82,6 +82,10 @@ nws_link_t *nws_link_new (struct lws_context *context, struct lws_vhost *vhost,
                           const char *own_id, int64_t since, uint64_t max_message,
                           const nws_link_handlers_t *handlers);
 
+/*  Dials with TLS from now on: the vhost's client context holds the
+    network key (nws_netkey_tls_client), and the peer must hold it too.  */
+void nws_link_set_tls (nws_link_t *self);
+
 /*  Sets the peer's port and addresses (count of them, best first; at most
     NWS_LINK_ADDRESSES are kept). An open link stays on the address it
     uses; a link that is waiting dials the new list at once.  */

@@ -16,7 +16,7 @@ build=${NWS_BUILD_DIR:-$top/build}
 build_pkgs="gcc make cmake pkg-config libwebsockets-dev libwebsockets-evlib-ev libev-dev libzmq3-dev libczmq-dev libavahi-client-dev libsystemd-dev libssl-dev"
 package_pkgs="dpkg-dev"
 run_pkgs="dbus avahi-daemon avahi-utils"
-test_pkgs="python3 python3-websocket python3-zmq iproute2 util-linux procps nftables iputils-ping clang libclang-rt-dev chromium $package_pkgs lintian systemd systemd-container man-db adduser"
+test_pkgs="python3 openssl python3-websocket python3-zmq iproute2 util-linux procps nftables iputils-ping clang libclang-rt-dev chromium $package_pkgs lintian systemd systemd-container man-db adduser"
 
 say() { printf 'nws: %s\n' "$*" >&2; }
 

@@ -85,25 +85,21 @@ s_read (const char *path, char *buf, size_t *len, char *error, size_t cap)
     return 0;
 }
 
-//  Decodes the 44 characters of a 32-byte base64 line into key.
+//  Decodes a line of base64 (len bytes, padded) into out (len / 4 * 3
+//  bytes). Returns the bytes it stands for, or -1 if it is not base64.
 static int
-s_decode (const char *text, size_t len, unsigned char *key)
+s_decode (const char *text, size_t len, unsigned char *out)
 {
     static const char alphabet [] =
         "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    if (len != S_BASE64_LEN || text [43] != '=' || text [42] == '=')
+    size_t pad = len > 0 && text [len - 1] == '=' ? 1 + (len > 1 && text [len - 2] == '=') : 0;
+    if (len == 0 || len % 4)
         return -1;
-    for (size_t i = 0; i < 43; i++)
+    for (size_t i = 0; i < len - pad; i++)
         if (!memchr (alphabet, text [i], 64))
             return -1;
-    unsigned char out [36];
-    if (EVP_DecodeBlock (out, (const unsigned char *) text, (int) len) != 33) {
-        OPENSSL_cleanse (out, sizeof out);
-        return -1;
-    }
-    memcpy (key, out, NWS_NETKEY_BYTES);
-    OPENSSL_cleanse (out, sizeof out);
-    return 0;
+    int n = EVP_DecodeBlock (out, (const unsigned char *) text, (int) len);
+    return n < 0 ? -1 : n - (int) pad;
 }
 
 nws_netkey_t *
@@ -118,15 +114,21 @@ nws_netkey_load (const char *path, char *error, size_t cap)
         line--;
     if (line > 0 && buf [line - 1] == '\r')
         line--;
-    unsigned char key [NWS_NETKEY_BYTES];
+    unsigned char key [S_FILE_MAX];
     nws_netkey_t *self = NULL;
-    if (len == S_FILE_MAX || memchr (buf, '\n', line) || line != S_BASE64_LEN)
+    int bytes = 0;
+    if (len == S_FILE_MAX || memchr (buf, '\n', line))
         snprintf (error, cap, "key file %s: expected one line of %d base64 characters "
-                  "(32 bytes), found %s%zu bytes", path, S_BASE64_LEN,
-                  len == S_FILE_MAX ? "at least " : "", len);
+                  "(32 bytes), found %s%zu bytes%s", path, S_BASE64_LEN,
+                  len == S_FILE_MAX ? "at least " : "", len,
+                  len == S_FILE_MAX ? "" : " on several lines");
     else
-    if (s_decode (buf, line, key))
-        snprintf (error, cap, "key file %s: not the base64 of 32 bytes", path);
+    if ((bytes = s_decode (buf, line, key)) < 0)
+        snprintf (error, cap, "key file %s: not one line of base64", path);
+    else
+    if (bytes != NWS_NETKEY_BYTES)
+        snprintf (error, cap, "key file %s: holds %d bytes; a network key is %d "
+                  "(44 base64 characters)", path, bytes, NWS_NETKEY_BYTES);
     else {
         self = calloc (1, sizeof *self);
         if (!self)

@@ -90,6 +90,7 @@ class NwsHost:
         self.host = host
         self.procs = {}             # name -> Popen
         self.ready = {}             # name -> the ready line
+        self.args = {"gateway": [], "discovery": []}   # extra options, kept for restarts
 
     def _start(self, name, cmd):
         if name in self.procs and self.procs[name].poll() is None:
@@ -127,12 +128,12 @@ class NwsHost:
         return self._wait_ready("hub") if wait else None
 
     def start_gateway(self, wait=True):
-        self._start("gateway", [GATEWAY, "--port", str(PORT)])
+        self._start("gateway", [GATEWAY, "--port", str(PORT)] + self.args["gateway"])
         return self._wait_ready("gateway") if wait else None
 
     def start_discovery(self, wait=True, verbose=True):
         self._start("discovery", [DISCOVERY, "--port", str(PORT)]
-                    + (["--verbose"] if verbose else []))
+                    + (["--verbose"] if verbose else []) + self.args["discovery"])
         return self._wait_ready("discovery") if wait else None
 
     def wait_ready(self, name):
@@ -153,10 +154,13 @@ class NwsHost:
         return {n: p.log_path for n, p in self.procs.items()}
 
 
-def start_nws(hs, discovery=True):
+def start_nws(hs, discovery=True, args=None):
     """nws-hub, nws-gateway (and nws-discovery) in every host, started in
-    parallel across hosts. Returns the NwsHost list."""
+    parallel across hosts; args[k] (if given) is host k's NwsHost.args.
+    Returns the NwsHost list."""
     nws = [NwsHost(h) for h in hs]
+    for n, a in zip(nws, args or []):
+        n.args.update(a)
     for n in nws:
         n.start_hub(wait=False)
     for n in nws:

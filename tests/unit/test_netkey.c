@@ -75,23 +75,26 @@ load_mode (void)
 static void
 load_length (void)
 {
-    s_refused ("", 0600, "expected one line of 44 base64 characters");
-    s_refused ("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHg==\n", 0600, "not the base64");
-    s_refused ("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8g\n", 0600, "not the base64");
-    s_refused (S_KEY "AAAA\n", 0600, "found 49 bytes");
-    s_refused (S_KEY "\n" S_KEY "\n", 0600, "expected one line");
+    s_refused ("", 0600, "not one line of base64");
+    s_refused ("\n", 0600, "not one line of base64");
+    //  31 and 33 bytes, and 36 (a longer line)
+    s_refused ("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHg==\n", 0600, "holds 31 bytes");
+    s_refused ("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8g\n", 0600, "holds 33 bytes");
+    s_refused (S_KEY "AAAA\n", 0600, "not one line of base64");
+    s_refused ("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8gISIj\n", 0600, "holds 36 bytes");
+    s_refused (S_KEY "\n" S_KEY "\n", 0600, "on several lines");
     char big [300];
     memset (big, 'A', sizeof big - 1);
     big [sizeof big - 1] = '\0';
-    s_refused (big, 0600, "at least 128 bytes");
+    s_refused (big, 0600, "found at least 128 bytes");
 }
 
 static void
 load_encoding (void)
 {
-    s_refused ("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdH*8=\n", 0600, "not the base64");
-    s_refused ("AAECAwQFBgcICQoLDA0O DxAREhMUFRYXGBkaGxwdHh=\n", 0600, "not the base64");
-    s_refused ("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8A\n", 0600, "not the base64");
+    s_refused ("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdH*8=\n", 0600, "not one line of base64");
+    s_refused ("AAECAwQFBgcICQoLDA0O DxAREhMUFRYXGBkaGxwdHh=\n", 0600, "not one line of base64");
+    s_refused ("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh=8\n", 0600, "not one line of base64");
 }
 
 static void

@@ -2,6 +2,7 @@
     options, signals, nws_discovery.  */
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include <systemd/sd-daemon.h>
 
@@ -40,7 +41,7 @@ main (int argc, char **argv)
           "largest message taken from a link (default 64M)" },
         { "key", NWS_OPT_STRING, &key_file, 0, 0, "FILE",
           "network key (32 bytes in base64, mode 0600): advertise broadcast channels "
-          "by keyed tags only, and link over TLS with key holders only" },
+          "by keyed tags only, and link over TLS with key holders only (default $NWS_KEY)" },
         { "verbose", NWS_OPT_FLAG, &verbose, 0, 0, NULL, "log debug records" },
         { NULL }
     };
@@ -49,6 +50,9 @@ main (int argc, char **argv)
     if (rc >= 0)
         return rc;
     nws_log_init ("nws-discovery", verbose ? NWS_LOG_DEBUG : NWS_LOG_INFO);
+    //  The packaged services' configuration names the key once for both.
+    if (!key_file && getenv ("NWS_KEY") && *getenv ("NWS_KEY"))
+        key_file = getenv ("NWS_KEY");
     if (key_file) {
         char error [NWS_NETKEY_ERROR_MAX];
         config.key = nws_netkey_load (key_file, error, sizeof error);

@@ -3,6 +3,7 @@
 #include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include <systemd/sd-daemon.h>
 
@@ -73,7 +74,7 @@ main (int argc, char **argv)
           "... at most this much per channel (default 16M)" },
         { "key", NWS_OPT_STRING, &key_file, 0, 0, "FILE",
           "network key (32 bytes in base64, mode 0600): broadcast channels become "
-          "private, linked over TLS with key holders only" },
+          "private, linked over TLS with key holders only (default $NWS_KEY)" },
         { "lan-clients", NWS_OPT_FLAG, &config.lan_clients, 0, 0, NULL,
           "with --key, still serve /broadcast to clients on other hosts" },
         { "verbose", NWS_OPT_FLAG, &verbose, 0, 0, NULL, "log debug records" },
@@ -84,6 +85,9 @@ main (int argc, char **argv)
     if (rc >= 0)
         return rc;
     nws_log_init ("nws-gateway", verbose ? NWS_LOG_DEBUG : NWS_LOG_INFO);
+    //  The packaged services' configuration names the key once for both.
+    if (!key_file && getenv ("NWS_KEY") && *getenv ("NWS_KEY"))
+        key_file = getenv ("NWS_KEY");
     if (key_file) {
         char error [NWS_NETKEY_ERROR_MAX];
         config.key = nws_netkey_load (key_file, error, sizeof error);

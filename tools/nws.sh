@@ -114,13 +114,17 @@ supervise() {
     cmd[gateway]="$build/gateway/nws-gateway $*"
     if [ -x "$build/discovery/nws-discovery" ]; then
         # Discovery advertises the gateway's port.
-        local port=9009 prev=
+        # and takes the gateway's network key, if any (private broadcast).
+        local port=9009 prev= key=()
         for arg in "$@"; do
-            case "$prev:$arg" in --port:*) port=$arg ;; *:--port=*) port=${arg#--port=} ;; esac
+            case "$prev:$arg" in
+                --port:*) port=$arg ;; *:--port=*) port=${arg#--port=} ;;
+                --key:*) key=(--key "$arg") ;; *:--key=*) key=(--key "${arg#--key=}") ;;
+            esac
             prev=$arg
         done
         if [ "$port" != 0 ]; then
-            cmd[discovery]="$build/discovery/nws-discovery --port $port"
+            cmd[discovery]="$build/discovery/nws-discovery --port $port ${key[*]}"
         else
             say "--port 0: nothing to advertise, so no nws-discovery"
         fi

@@ -25,12 +25,15 @@
 #include "nws_fuzz.h"
 
 static regex_t s_original;          /* the original proxy's instance pattern */
+static regex_t s_private;           /* private adverts' instance pattern */
 
 int
 LLVMFuzzerInitialize (int *argc, char ***argv)
 {
     (void) argc, (void) argv;
     FUZZ_CHECK (regcomp (&s_original, "^[0-9]+\\..*\\._bws( \\([0-9]+\\))?$",
+                         REG_EXTENDED | REG_NOSUB) == 0);
+    FUZZ_CHECK (regcomp (&s_private, "^[0-9]{1,10}( \\([0-9]+\\))?$",
                          REG_EXTENDED | REG_NOSUB) == 0);
     return 0;
 }
@@ -70,6 +73,36 @@ s_check_instance_name (const uint8_t *data, size_t size)
             && regexec (&s_original, name, 0, NULL, 0) == 0;
     FUZZ_CHECK (nws_advert_instance_valid (name) == want);
     free (name);
+}
+
+//  Private adverts: the instance pattern, and "tag=" with exactly 32
+//  lowercase hex digits, written back the same by nws_advert_private_txt.
+static void
+s_check_private (const uint8_t *data, size_t size)
+{
+    char *name = fuzz_strdup (data, size);
+    int want = strlen (name) <= NWS_ADVERT_LABEL_MAX
+            && regexec (&s_private, name, 0, NULL, 0) == 0;
+    FUZZ_CHECK (nws_advert_private_instance_valid (name) == want);
+    free (name);
+    uint8_t *record = malloc (size ? size : 1);
+    FUZZ_CHECK (record);
+    memcpy (record, data, size);
+    char tag [NWS_ADVERT_TAG_HEX + 1];
+    int rc = nws_advert_parse_tag (record, size, tag);
+    free (record);
+    int hex = size == 4 + NWS_ADVERT_TAG_HEX;
+    for (size_t i = 4; hex && i < size; i++)
+        hex = (data [i] >= '0' && data [i] <= '9') || (data [i] >= 'a' && data [i] <= 'f');
+    if (size < 4 || memcmp (data, "tag=", 4) != 0)
+        FUZZ_CHECK (rc == -ENOENT);
+    else
+        FUZZ_CHECK (rc == (hex ? 0 : -EINVAL));
+    if (rc == 0) {
+        char txt [NWS_ADVERT_TXT_MAX + 1];
+        FUZZ_CHECK (nws_advert_private_txt (tag, txt, sizeof txt) == (int) size);
+        FUZZ_CHECK (memcmp (txt, data, size) == 0);
+    }
 }
 
 static void
@@ -163,6 +196,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
     s_check_instance_name (data, size);
     s_check_txt (data, size);
+    s_check_private (data, size);
     s_check_writers (data, size);
     return 0;
 }

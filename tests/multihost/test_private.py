@@ -27,6 +27,8 @@ Checks:
   and never shows the key.
 * A's gateway restarted, and B's discovery restarted: the link comes
   back and messages flow again, exactly once and in order.
+* PrivateIPv6Only: the first three again on a LAN without IPv4, where
+  the links run over IPv6 link-local addresses.
 
 Needs root; exits 77 (skipped) otherwise.
 """
@@ -138,7 +140,7 @@ class PrivateTest(nwsmh.MultiHostCase):
             cls.agents[k].open(["o0"], "/broadcast/" + cls.OPEN)
         dt = nwsmh.wait_links(cls.agents, cls.CHAT, [cls.hl[A], cls.hl[B]])
         nwsmh.wait_links(cls.agents, cls.OPEN, [cls.hl[D], cls.hl[E]])
-        note("PrivateTest: A-B linked privately %.2fs after the links were awaited", dt)
+        note("%s: A-B linked privately %.2fs after the links were awaited", cls.__name__, dt)
 
     @classmethod
     def start_capture(cls, path):
@@ -203,7 +205,7 @@ class PrivateTest(nwsmh.MultiHostCase):
         self.stop_capture()
         seen = list(frames(self.capture_path))
         blob = b"\0".join(seen)
-        note("PrivateTest: capture of %d frames, %d bytes", len(seen), len(blob))
+        note("%s: capture of %d frames, %d bytes", type(self).__name__, len(seen), len(blob))
         # the control: what open mode shows, the capture holds
         self.assertIn(self.OPEN.encode(), blob, "the capture misses the open channel's name")
         self.assertIn(("%s-%d:1" % (self.tag_open, D)).encode(), blob,
@@ -222,8 +224,8 @@ class PrivateTest(nwsmh.MultiHostCase):
                 plain += seg[2].startswith(b"GET /broadcast/" + self.CHAT.encode())
         self.assertGreater(tls, 0, "no TLS handshake to port %d on the LAN" % PORT)
         self.assertEqual(plain, 0)
-        note("PrivateTest: %d TLS handshake segments; no name, no payload of the private "
-             "channel in the capture", tls)
+        note("%s: %d TLS handshake segments; no name, no payload of the private "
+             "channel in the capture", type(self).__name__, tls)
 
     def test_3_others_share_nothing(self):
         """C (other key), D and E (no key) join the private channel's name:
@@ -359,6 +361,23 @@ class PrivateTest(nwsmh.MultiHostCase):
         nwsmh.wait_links([self.agents[k] for k in (A, B)], self.CHAT, [self.hl[A], self.hl[B]])
         tag = "q" + secrets.token_hex(6)
         self.exchange(tag, [(A, "p2"), (B, "p0")], [(A, "p2"), (B, "p0")], 50)
+
+
+class PrivateIPv6Only(PrivateTest):
+    """The same on a LAN without IPv4: private links over IPv6 link-local
+    (TLS with a scoped address). The crafted links, bad key files and
+    restarts are family-blind: PrivateTest has them."""
+
+    FAMILY = "ipv6"
+
+    def test_4_crafted_links(self):
+        self.skipTest("PrivateTest covers it")
+
+    def test_5_bad_key_files(self):
+        self.skipTest("PrivateTest covers it")
+
+    def test_6_restarts_heal(self):
+        self.skipTest("PrivateTest covers it")
 
 
 if __name__ == "__main__":

@@ -11,8 +11,9 @@ basic.target; there the .deb is installed with dpkg, and:
   channel advertised through avahi-daemon over D-Bus;
 * a restart of the hub leaves the gateway running; a gateway killed is
   restarted (Restart=on-failure); a port set in /etc/default/nws is used
-  by the gateway and advertised by nws-discovery; an upgrade (the same
-  .deb again) restarts them;
+  by the gateway and advertised by nws-discovery, and a network key set
+  there (NWS_KEY) makes both private, with the key in no log; an upgrade
+  (the same .deb again) restarts them;
 * dpkg -r stops them all, dpkg --purge leaves no unit link behind.
 
 Skipped (77) unless root, with systemd-nspawn (package systemd-container)
@@ -220,6 +221,22 @@ class UnderSystemd(unittest.TestCase):
         self.wait_active("after an upgrade")
         self.assertNotEqual(self.show("nws-hub", "MainPID"), hub, "the upgrade restarted nothing")
         self.assertIn("smoke ok", c.exec(["/usr/bin/python3", "/root/smoke.py", "9010"])[1])
+
+        # A network key named in the config file: both go private, as the
+        # file's own instructions make it, and the key is in no log.
+        c.exec(["sh", "-c", "install -d -m 0755 /etc/nws && "
+                "(umask 077; head -c 32 /dev/urandom | base64 > /etc/nws/key) && "
+                "chown nws:nws /etc/nws/key && echo NWS_KEY=/etc/nws/key >> /etc/default/nws"])
+        c.exec(["systemctl", "restart", "nws.target"])
+        self.wait_active("with a network key")
+        status = c.exec(["/usr/bin/python3", "-c", "import urllib.request; print(urllib.request."
+                         "urlopen('http://127.0.0.1:9010/status').read().decode())"])[1]
+        self.assertIn('"broadcast":"private"', status)
+        self.assertIn("broadcast is private",
+                      c.exec(["journalctl", "--no-pager", "-u", "nws-discovery"])[1])
+        key = c.exec(["cat", "/etc/nws/key"])[1].strip()
+        self.assertEqual(len(key), 44)
+        self.assertNotIn(key, c.exec(["journalctl", "--no-pager"])[1])
 
         # Removal stops them; purge forgets them.
         c.exec(["dpkg", "-r", "nws"])

@@ -12,6 +12,7 @@ and the units name the same variables.
 import os
 import re
 import shutil
+import subprocess
 import sys
 import unittest
 
@@ -115,6 +116,13 @@ class Units(pkgtest.Unpacked):
         for service in pkgtest.SERVICES:
             for line in unit_values(self.units[service], "ExecStart"):
                 used |= set(re.findall(r"\$\{?(NWS_[A-Z_]+)", line))
+        # ... or by the programs themselves, from the environment that
+        # EnvironmentFile= gives them (their --help names it as a default).
+        for program, variable in (("nws-gateway", "NWS_KEY"), ("nws-discovery", "NWS_KEY")):
+            out = subprocess.run([self.path("usr/sbin/" + program), "--help"], capture_output=True,
+                                 text=True).stdout
+            if "$" + variable in out:
+                used.add(variable)
         self.assertEqual(assigned, used)
 
 

@@ -39,6 +39,11 @@
     server (ACKs it receives), its user time is what the client itself
     costs. It needs nothing beyond libc.
 
+    Across a proxy link: --broadcast uses /broadcast/<name> instead of
+    /local/<name>, and --sender-port P sends from the gateway on port P
+    (same host) while the receivers stay on --port: with two proxies linked
+    (tests/bench/link.py), every message crosses the link.
+
     Limits: ws:// only (no TLS), no extensions (so no compression), the
     Sec-WebSocket-Accept header is not checked (the 101 status is), the
     first address the host resolves to is the only one tried, at most
@@ -163,6 +168,8 @@ typedef struct {
     s_mode_t mode;                  /* what to measure */
     const char *host;               /* server name or address */
     const char *port;               /* TCP port, as getaddrinfo wants it */
+    const char *sender_port;        /* fanout: senders' port, NULL = port */
+    const char *scope;              /* "local" or "broadcast": the URL's first segment */
     const char *channel;            /* channel name, or prefix when several */
     uint32_t channels;              /* C */
     uint32_t receivers;             /* fanout: R per channel */
@@ -217,7 +224,7 @@ typedef struct {
 } s_conn_t;
 
 struct s_channel_t {
-    char name [256];                /* path is /local/<name> */
+    char name [256];                /* path is /<scope>/<name> */
     s_conn_t sender;                /* fanout: its sender; connect, idle: its anchor */
     s_conn_t *receivers;            /* fanout: config.receivers of them */
     uint32_t warm;                  /* receivers that saw a warm-up */
@@ -244,6 +251,8 @@ typedef struct {
     s_config_t config;              /* from the command line */
     struct addrinfo *addr;          /* server address, first one used */
     char host_header [300];         /* HOST:PORT, brackets around an IPv6 literal */
+    struct addrinfo *sender_addr;   /* --sender-port: the senders' address, else NULL */
+    char sender_host_header [300];  /* HOST:SENDER_PORT, when sender_addr is set */
     int epfd;                       /* the one epoll */
     int timerfd;                    /* fanout --rate pacing, -1 when none */
     struct epoll_event *events;     /* epoll_wait output */
@@ -857,7 +866,8 @@ s_conn_put_frame (s_bench_t *self, s_conn_t *conn, int opcode, const uint8_t *pa
 static int
 s_conn_connect (s_bench_t *self, s_conn_t *conn)
 {
-    const struct addrinfo *addr = self->addr;
+    bool sender_side = conn->role == S_ROLE_SENDER && self->sender_addr;
+    const struct addrinfo *addr = sender_side ? self->sender_addr : self->addr;
     conn->state = S_CONNECTING;
     conn->began = s_now ();
     self->in_flight++;
@@ -888,9 +898,10 @@ s_conn_on_connect (s_bench_t *self, s_conn_t *conn)
         err = errno;
     if (err == EINPROGRESS)
         return 0;
+    bool sender_side = conn->role == S_ROLE_SENDER && self->sender_addr;
     if (err) {
-        s_conn_error (self, conn, "connect to %s port %s: %s",
-                      self->config.host, self->config.port, strerror (err));
+        s_conn_error (self, conn, "connect to %s port %s: %s", self->config.host,
+                      sender_side ? self->config.sender_port : self->config.port, strerror (err));
         return -err;
     }
     uint8_t nonce [16];
@@ -899,13 +910,14 @@ s_conn_on_connect (s_bench_t *self, s_conn_t *conn)
     key [s_base64 (nonce, sizeof nonce, key, s_b64_std, true)] = '\0';
     char request [1024];
     int request_len = snprintf (request, sizeof request,
-                                "GET /local/%s HTTP/1.1\r\n"
+                                "GET /%s/%s HTTP/1.1\r\n"
                                 "Host: %s\r\n"
                                 "Upgrade: websocket\r\n"
                                 "Connection: Upgrade\r\n"
                                 "Sec-WebSocket-Key: %s\r\n"
                                 "Sec-WebSocket-Version: 13\r\n\r\n",
-                                conn->channel->name, self->host_header, key);
+                                self->config.scope, conn->channel->name,
+                                sender_side ? self->sender_host_header : self->host_header, key);
     if (s_buf_append (&conn->out, request, (size_t) request_len)) {
         s_conn_error (self, conn, "out of memory");
         return -ENOMEM;
@@ -1582,6 +1594,8 @@ s_bench_destroy (s_bench_t **self_p)
         close (self->epfd);
     if (self->addr)
         freeaddrinfo (self->addr);
+    if (self->sender_addr)
+        freeaddrinfo (self->sender_addr);
     free (self->channels);
     free (self->conns);
     free (self->queue);
@@ -1713,11 +1727,24 @@ s_bench_new (const s_config_t *config)
         self->addr = NULL;
         goto fail;
     }
+    if (config->sender_port) {
+        rc = getaddrinfo (config->host, config->sender_port, &hints, &self->sender_addr);
+        if (rc) {
+            fprintf (stderr, "nws-bench: %s port %s: %s\n", config->host, config->sender_port,
+                     gai_strerror (rc));
+            self->sender_addr = NULL;
+            goto fail;
+        }
+    }
     //  An IPv6 literal goes in brackets in the Host header.
     bool v6 = strchr (config->host, ':') != NULL;
     int len = snprintf (self->host_header, sizeof self->host_header, "%s%s%s:%s",
                         v6 ? "[" : "", config->host, v6 ? "]" : "", config->port);
-    if (len < 0 || (size_t) len >= sizeof self->host_header) {
+    int sender_len = snprintf (self->sender_host_header, sizeof self->sender_host_header, "%s%s%s:%s",
+                               v6 ? "[" : "", config->host, v6 ? "]" : "",
+                               config->sender_port ? config->sender_port : config->port);
+    if (len < 0 || (size_t) len >= sizeof self->host_header
+    ||  sender_len < 0 || (size_t) sender_len >= sizeof self->sender_host_header) {
         fprintf (stderr, "nws-bench: host name too long\n");
         goto fail;
     }
@@ -1878,12 +1905,14 @@ s_bench_report_fanout (const s_bench_t *self)
     //  Before the clock started there is nothing to measure: RESULT only.
     if (started) {
         if (config->channels == 1)
-            printf ("nws-bench: ws://%s/local/%s, %s frames\n",
-                    self->host_header, config->channel, config->binary ? "binary" : "text");
+            printf ("nws-bench: ws://%s/%s/%s, %s frames\n", self->host_header,
+                    config->scope, config->channel, config->binary ? "binary" : "text");
         else
-            printf ("nws-bench: ws://%s/local/%s-0..%" PRIu32 ", %s frames\n",
-                    self->host_header, config->channel, config->channels - 1,
+            printf ("nws-bench: ws://%s/%s/%s-0..%" PRIu32 ", %s frames\n",
+                    self->host_header, config->scope, config->channel, config->channels - 1,
                     config->binary ? "binary" : "text");
+        if (self->sender_addr)
+            printf ("  senders on  ws://%s/%s/...\n", self->sender_host_header, config->scope);
         printf ("  channels    %" PRIu32 " x (1 sender + %" PRIu32 " receivers)\n",
                 config->channels, config->receivers);
         printf ("  messages    %" PRIu64 " of %" PRIu64 " bytes per channel (%" PRIu64 " sent), window %" PRIu64 "\n",
@@ -1983,9 +2012,9 @@ s_bench_report_setup (const s_bench_t *self)
         fprintf (stderr, "nws-bench: timed out after %" PRIu64 " s waiting for %s\n",
                  config->timeout, s_phase_waiting (self->ended_in));
     if (started) {
-        printf ("nws-bench: ws://%s/local/%s%s, %" PRIu32 " %sconnections on %" PRIu32
+        printf ("nws-bench: ws://%s/%s/%s%s, %" PRIu32 " %sconnections on %" PRIu32
                 " %schannel%s, %" PRIu32 " in flight\n",
-                self->host_header, config->channel, config->channels > 1 ? "-<i>" : "",
+                self->host_header, config->scope, config->channel, config->channels > 1 ? "-<i>" : "",
                 config->connections, idle ? "idle " : "", config->channels,
                 config->churn ? "new " : "", config->channels > 1 ? "s" : "", config->concurrency);
         printf ("  opened      %" PRIu32 " in %.3f s: %.0f connections/s (%" PRIu32 " refused, %"
@@ -2036,6 +2065,7 @@ s_usage (FILE *file)
         "  --channel NAME     channel, [A-Za-z0-9._-]{1,255} (default bench); with\n"
         "                     several channels, NAME-0, NAME-1, ...\n"
         "  --channels C       channels (default 1)\n"
+        "  --broadcast        /broadcast/<channel> instead of /local/<channel>\n"
         "  --server-pid PID[,PID...]  the server's processes (for nws: the hub and\n"
         "                     every gateway): their CPU time, RSS and fd limits\n"
         "  --timeout SECS     give up after this long, all phases (default 60)\n"
@@ -2050,6 +2080,9 @@ s_usage (FILE *file)
         "  --rate N           send N messages/s per sender, paced by a timer,\n"
         "                     instead of as fast as the window allows\n"
         "  --binary           binary frames (default text)\n"
+        "  --sender-port P    senders connect to port P of the same host, the\n"
+        "                     receivers to --port (two proxies linked, with\n"
+        "                     --broadcast: every message crosses the link)\n"
         "\n"
         "connect, idle: N connections over C channels (round robin), K at a time,\n"
         "after one untimed anchor connection per channel\n"
@@ -2108,7 +2141,8 @@ s_parse_pids (const char *text, s_config_t *config)
 
 enum {                              /* getopt_long values past any char */
     S_OPT_HELP = 256, S_OPT_MODE, S_OPT_CHANNELS, S_OPT_RATE, S_OPT_PIDS,
-    S_OPT_CONNECTIONS, S_OPT_CONCURRENCY, S_OPT_HOLD, S_OPT_CHURN
+    S_OPT_CONNECTIONS, S_OPT_CONCURRENCY, S_OPT_HOLD, S_OPT_CHURN, S_OPT_BROADCAST,
+    S_OPT_SENDER_PORT
 };
 
 static bool
@@ -2149,13 +2183,15 @@ s_parse_args (int argc, char **argv, s_config_t *config)
         { "concurrency", required_argument, NULL, S_OPT_CONCURRENCY },
         { "hold-ms", required_argument, NULL, S_OPT_HOLD },
         { "churn", no_argument, NULL, S_OPT_CHURN },
+        { "broadcast", no_argument, NULL, S_OPT_BROADCAST },
+        { "sender-port", required_argument, NULL, S_OPT_SENDER_PORT },
         { "server-pid", required_argument, NULL, S_OPT_PIDS },
         { "timeout", required_argument, NULL, 't' },
         { "help", no_argument, NULL, S_OPT_HELP },
         { NULL, 0, NULL, 0 }
     };
     *config = (s_config_t) {
-        .mode = S_MODE_FANOUT, .host = "127.0.0.1", .port = "9009", .channel = "bench",
+        .mode = S_MODE_FANOUT, .host = "127.0.0.1", .port = "9009", .scope = "local", .channel = "bench",
         .channels = 1, .receivers = 10, .messages = 100000, .size = 64, .window = 1000,
         .concurrency = 100, .hold_ms = 1000, .timeout = 60
     };
@@ -2203,6 +2239,11 @@ s_parse_args (int argc, char **argv, s_config_t *config)
                 break;
             case S_OPT_HOLD: rc = s_parse_number ("hold-ms", optarg, 0, 3600000, &config->hold_ms); break;
             case S_OPT_CHURN: config->churn = true; break;
+            case S_OPT_BROADCAST: config->scope = "broadcast"; break;
+            case S_OPT_SENDER_PORT:
+                rc = s_parse_number ("sender-port", optarg, 1, 65535, &port);
+                config->sender_port = optarg;
+                break;
             case S_OPT_PIDS: rc = s_parse_pids (optarg, config); break;
             case 't': rc = s_parse_number ("timeout", optarg, 1, 86400 * 365, &config->timeout); break;
             case S_OPT_HELP: s_usage (stdout); return 1;
@@ -2219,6 +2260,10 @@ s_parse_args (int argc, char **argv, s_config_t *config)
         }
         else
             config->channels = config->connections;
+    }
+    if (rc == 0 && config->sender_port && config->mode != S_MODE_FANOUT) {
+        fprintf (stderr, "nws-bench: --sender-port is for fanout\n");
+        rc = -EINVAL;
     }
     if (rc == 0 && optind < argc) {
         fprintf (stderr, "nws-bench: unexpected argument '%s'\n", argv [optind]);

@@ -176,11 +176,17 @@ class Peer:
 # --------------------------------------------------------------------------
 #  Setup: binaries, Node and the peer's packages, limits, machine
 
-def build(args):
-    bins = {k: os.environ.get(v) for k, v in
-            (("hub", "NWS_HUB"), ("gateway", "NWS_GATEWAY"), ("bench", "NWS_BENCH"))}
-    targets = {"hub": ("hub", "nws-hub"), "gateway": ("gateway", "nws-gateway"),
-               "bench": ("tests/bench", "nws-bench")}
+PROGRAMS = {"hub": ("NWS_HUB", "hub", "nws-hub"),
+            "gateway": ("NWS_GATEWAY", "gateway", "nws-gateway"),
+            "discovery": ("NWS_DISCOVERY", "discovery", "nws-discovery"),
+            "bench": ("NWS_BENCH", "tests/bench", "nws-bench")}
+
+
+def build_programs(args, keys):
+    """{key: path} of the PROGRAMS named by keys: each from its environment
+    variable, or built in args.build_dir ($NWS_BUILD_DIR, ./build)."""
+    targets = {k: PROGRAMS[k][1:] for k in keys}
+    bins = {k: os.environ.get(PROGRAMS[k][0]) for k in keys}
     missing = [k for k, v in bins.items() if not v]
     if missing:
         build_dir = args.build_dir or os.environ.get("NWS_BUILD_DIR") or os.path.join(ROOT, "build")
@@ -200,6 +206,11 @@ def build(args):
     for k, path in bins.items():
         if not os.access(path, os.X_OK):
             die("no %s at %s" % (k, path))
+    return bins
+
+
+def build(args):
+    bins = build_programs(args, ("hub", "gateway", "bench"))
     # Raise this gateway's fixed caps so that one process holds the crowds
     # and the churn (a cap that follows the open-files limit stays).
     usage = _output([bins["gateway"], "--help"])
@@ -261,13 +272,16 @@ def _output(argv, cwd=None):
         return "?"
 
 
-def machine(bins):
-    model = "?"
+def cpu_model():
     with open("/proc/cpuinfo") as f:
         for line in f:
             if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
+                return line.split(":", 1)[1].strip()
+    return "?"
+
+
+def machine(bins):
+    model = cpu_model()
     with open("/proc/meminfo") as f:
         mem_kib = int(f.readline().split()[1])
     ws = "?"
@@ -340,18 +354,22 @@ class Runner:
         out = proc.stdout.decode("utf-8", "replace")
         self.bench_log.write(out)
         self.bench_log.flush()
-        result = {}
-        for line in out.splitlines():
-            if line.startswith("RESULT "):
-                for item in line.split()[1:]:
-                    key, _, value = item.partition("=")
-                    try:
-                        result[key] = float(value)
-                    except ValueError:
-                        result[key] = value
-        if not result:
-            result = {"status": "no-result"}
-        return result
+        return parse_result(out)
+
+
+def parse_result(out):
+    """nws-bench's RESULT line in out as a dict (numbers as floats), or
+    {"status": "no-result"}."""
+    result = {}
+    for line in out.splitlines():
+        if line.startswith("RESULT "):
+            for item in line.split()[1:]:
+                key, _, value = item.partition("=")
+                try:
+                    result[key] = float(value)
+                except ValueError:
+                    result[key] = value
+    return result or {"status": "no-result"}
 
 
 HOLD_TIMEOUT = 180                  # seconds for a holder to open its crowd

@@ -19,6 +19,25 @@
 
 static volatile sig_atomic_t s_stop = 0;
 
+//  The --allow-origin rules, or NULL when none were given or one is bad
+//  (said on stderr, naming the rule).
+static nws_origin_rules_t *
+s_origin_rules (const nws_opt_list_t *list)
+{
+    if (list->count == 0)
+        return NULL;
+    nws_origin_rules_t *rules = nws_origin_rules_new ();
+    char err [200];
+    if (!rules)
+        fprintf (stderr, "nws-gateway: out of memory\n");
+    for (int i = 0; rules && i < list->count; i++)
+        if (nws_origin_rules_add (rules, list->items [i], err, sizeof err)) {
+            fprintf (stderr, "nws-gateway: --allow-origin '%s': %s\n", list->items [i], err);
+            nws_origin_rules_destroy (&rules);
+        }
+    return rules;
+}
+
 int
 main (int argc, char **argv)
 {
@@ -41,6 +60,7 @@ main (int argc, char **argv)
     };
     int verbose = 0;
     const char *key_file = NULL;
+    nws_opt_list_t allow_origin = { 0 };
     nws_opt_t opts [] = {
         { "port", NWS_OPT_UINT, &config.port, 0, 65535, "N",
           "TCP port (default 9009; 0 = any free port, printed when ready)" },
@@ -77,6 +97,10 @@ main (int argc, char **argv)
           "private, linked over TLS with key holders only (default $NWS_KEY)" },
         { "lan-clients", NWS_OPT_FLAG, &config.lan_clients, 0, 0, NULL,
           "with --key, still serve /broadcast to clients on other hosts" },
+        { "allow-origin", NWS_OPT_LIST, &allow_origin, 0, 0, "[CHANNELS=]ORIGINS",
+          "web pages join CHANNELS (a glob over scope/name; default all) only from "
+          "ORIGINS (comma-separated, e.g. https://*.example.com,null); repeatable; "
+          "default: pages of every origin" },
         { "verbose", NWS_OPT_FLAG, &verbose, 0, 0, NULL, "log debug records" },
         { NULL }
     };
@@ -85,6 +109,10 @@ main (int argc, char **argv)
     if (rc >= 0)
         return rc;
     nws_log_init ("nws-gateway", verbose ? NWS_LOG_DEBUG : NWS_LOG_INFO);
+    nws_origin_rules_t *origins = s_origin_rules (&allow_origin);
+    if (allow_origin.count && !origins)
+        return 2;
+    config.origins = origins;
     //  The packaged services' configuration names the key once for both.
     if (!key_file && getenv ("NWS_KEY") && *getenv ("NWS_KEY"))
         key_file = getenv ("NWS_KEY");
@@ -93,6 +121,7 @@ main (int argc, char **argv)
         config.key = nws_netkey_load (key_file, error, sizeof error);
         if (!config.key) {
             fprintf (stderr, "nws-gateway: %s\n", error);
+            nws_origin_rules_destroy (&origins);
             return 2;
         }
     }
@@ -119,6 +148,7 @@ main (int argc, char **argv)
     nws_gateway_t *gateway = nws_gateway_new (&config);
     if (!gateway) {
         nws_netkey_destroy (&config.key);
+        nws_origin_rules_destroy (&origins);
         return 1;
     }
     nws_info ("ready: listening on [%s]:%u, hub in %s, at most %lu clients%s", config.bind,
@@ -134,5 +164,6 @@ main (int argc, char **argv)
     nws_info ("stopping");
     nws_gateway_destroy (&gateway);
     nws_netkey_destroy (&config.key);
+    nws_origin_rules_destroy (&origins);
     return 0;
 }

@@ -18,6 +18,7 @@ struct nws_admit_t {
     int private_broadcast;          /* a network key: see nws_admit_set_private */
     int lan_clients;                /* ... and /broadcast is open to the LAN */
     nws_log_rate_t log_rate;        /* refusals logged */
+    const nws_origin_rules_t *origins; /* --allow-origin, or NULL */
 };
 
 #define S_LOG_PER_SEC 10            /* refusal log lines per second, at most */
@@ -82,6 +83,62 @@ s_private_check (nws_admit_t *self, struct lws *wsi, const nws_channel_t *channe
     if (nws_log_rate (&self->log_rate, S_LOG_PER_SEC)) {
         nws_http_peer_address (wsi, peer, sizeof peer);
         nws_info ("refused a request from %s: 403, %s", peer, *why);
+    }
+    return 403;
+}
+
+void
+nws_admit_set_origins (nws_admit_t *self, const nws_origin_rules_t *rules)
+{
+    self->origins = rules;
+}
+
+//  Fragment index of the Origin header into out: its length, -1 if there
+//  is no such fragment, -2 if it does not fit.
+static int
+s_origin_fragment (struct lws *wsi, int index, char *out, size_t cap)
+{
+    int len = lws_hdr_copy_fragment (wsi, out, (int) cap, WSI_TOKEN_ORIGIN, index);
+    if (len < 0 && lws_hdr_fragment_length (wsi, WSI_TOKEN_ORIGIN, index) > 0)
+        return -2;
+    return len < 0 ? -1 : len;
+}
+
+int
+nws_admit_origin (struct lws *wsi, char *out, size_t cap)
+{
+    char value [NWS_ORIGIN_MAX + 1], second [8];
+    int len = s_origin_fragment (wsi, 0, value, sizeof value);
+    if (cap)
+        out [0] = '\0';
+    if (len == -1)
+        return 0;
+    //  Two headers: which one would a browser mean? Neither is trusted.
+    if (len < 0 || s_origin_fragment (wsi, 1, second, sizeof second) != -1
+    ||  nws_origin_parse (value, (size_t) len, out, cap))
+        return -1;
+    return 1;
+}
+
+//  --allow-origin (see nws_admit_set_origins). Returns 0 or 403, counts,
+//  logs and sets *why.
+static int
+s_origin_check (nws_admit_t *self, struct lws *wsi, const nws_channel_t *channel,
+                const char **why)
+{
+    char origin [NWS_ORIGIN_MAX + 1];
+    int found = nws_admit_origin (wsi, origin, sizeof origin);
+    if (found == 0 || (channel->scope == NWS_SCOPE_BROADCAST && nws_proxylink_is (wsi))
+    ||  nws_origin_rules_allow (self->origins, channel, found > 0 ? origin : NULL))
+        return 0;
+    self->counters->refused_origin++;
+    *why = "this channel is closed to pages of your origin (--allow-origin)";
+    char peer [48] = "?";
+    if (nws_log_rate (&self->log_rate, S_LOG_PER_SEC)) {
+        nws_http_peer_address (wsi, peer, sizeof peer);
+        nws_info ("refused a page of %s from %s on %s/%s: 403, no --allow-origin rule lets "
+                  "it in", found > 0 ? origin : "a malformed Origin header", peer,
+                  nws_channel_scope_str (channel->scope), channel->name);
     }
     return 403;
 }
@@ -230,6 +287,8 @@ nws_admit_upgrade (nws_admit_t *self, struct lws *wsi, uint32_t clients, zhashx_
     }
     if (status == 0 && self->private_broadcast)
         status = s_private_check (self, wsi, &channel, &why);
+    if (status == 0 && self->origins)
+        status = s_origin_check (self, wsi, &channel, &why);
     if (status == 0)
         status = s_handshake_check (wsi, &why);
     if (status == 0)

@@ -13,6 +13,7 @@
 #include <libwebsockets.h>
 
 #include "nws_channel.h"
+#include "nws_origin.h"
 #include "nws_status.h"
 
 typedef struct nws_admit_t nws_admit_t;
@@ -35,6 +36,18 @@ void nws_admit_destroy (nws_admit_t **self_p);
     /broadcast is served to other addresses only with lan_clients.
     Refusals are 403s, counted and logged (at most 10 lines a second).  */
 void nws_admit_set_private (nws_admit_t *self, int lan_clients);
+
+/*  Web origins: a request with an Origin header (a web page's) joins a
+    channel only if rules allow its origin (nws_origin_rules_allow); else
+    403, counted as refused_origin and logged (at most 10 lines a second).
+    Requests without one, and proxy links, are programs: not judged here.
+    rules stay the caller's; NULL lets every origin in.  */
+void nws_admit_set_origins (nws_admit_t *self, const nws_origin_rules_t *rules);
+
+/*  The request's Origin header, read by nws_origin_parse into out (cap >
+    NWS_ORIGIN_MAX). Returns 1 for an origin, 0 when there is none, -1
+    when it is malformed or given twice (out is "").  */
+int nws_admit_origin (struct lws *wsi, char *out, size_t cap);
 
 /*  Answers an error to a request and counts it. Returns lws's callback
     result.  */

@@ -468,6 +468,12 @@ s_on_filter (nws_gateway_t *self, nws_session_t *session, struct lws *wsi)
     }
     session->unsure = room->unconfirmed;
     session->room = room;
+    if (!session->is_proxy) {
+        char origin [NWS_ORIGIN_MAX + 1];
+        int found = nws_admit_origin (wsi, origin, sizeof origin);
+        session->origin_slot = (uint8_t) nws_origin_tally_add (&room->web_origins,
+                                                               found ? origin : NULL);
+    }
     nws_admit_join (self->admit, wsi, session->peer, sizeof session->peer);
     session->state = NWS_SESSION_JOINING;
     room->joining++;
@@ -611,6 +617,8 @@ s_session_leave (nws_gateway_t *self, nws_session_t *session)
 {
     nws_room_t *room = session->room;
     if (room) {
+        nws_origin_tally_remove (&room->web_origins, session->origin_slot);
+        session->origin_slot = 0;
         if (session->state == NWS_SESSION_JOINING)
             room->joining--;
         else {
@@ -1066,6 +1074,8 @@ nws_gateway_new (const nws_gateway_config_t *config)
         .max_channels = config->max_channels,
     };
     self->admit = nws_admit_new (&limits, &self->counters);
+    if (self->admit)
+        nws_admit_set_origins (self->admit, config->origins);
     self->departed = zlistx_new ();
     self->confirming = zlistx_new ();
     self->confirming_next = zlistx_new ();

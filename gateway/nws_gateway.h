@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "nws_netkey.h"
+#include "nws_origin.h"
 
 typedef struct nws_gateway_t nws_gateway_t;
 
@@ -36,6 +37,8 @@ typedef struct {
     nws_netkey_t *key;              /* network key: private broadcast; NULL = open;
                                        the caller's, kept until destroy */
     int lan_clients;                /* with a key, serve /broadcast to other addresses */
+    const nws_origin_rules_t *origins; /* --allow-origin: which web pages may join what;
+                                       NULL = all; the caller's, kept until destroy */
 } nws_gateway_config_t;
 
 /*  Binds the port, creates the lws context and connects to the hub.

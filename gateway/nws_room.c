@@ -25,6 +25,7 @@ nws_room_destroy (nws_room_t **self_p)
 {
     if (*self_p) {
         nws_replay_clear (&(*self_p)->replay);
+        nws_origin_tally_clear (&(*self_p)->web_origins);
         free ((*self_p)->origins);
     }
     free (*self_p);

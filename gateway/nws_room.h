@@ -14,6 +14,7 @@
 #include "nws_channel.h"
 #include "nws_envelope.h"
 #include "nws_frame.h"
+#include "nws_origin.h"
 #include "nws_replay.h"
 #include "nws_session.h"
 
@@ -50,6 +51,7 @@ struct nws_room_t {
     uint64_t clock;                 /* ticks for origins[].used */
     uint32_t epoch;                 /* random: names this room's stream */
     nws_replay_t replay;            /* broadcast: recent messages of local origin */
+    nws_origin_tally_t web_origins; /* the web origins its clients come from */
 };
 
 /*  Allocates a room for channel. Returns NULL when out of memory.  */

@@ -54,6 +54,7 @@ struct nws_session_t {
     char proxy_peer [64];           /* which proxy: "id:..." or "mac:...", or "" */
     int shadowed;                   /* another link of that proxy gets our messages */
     int streamed;                   /* an nws peer's link: told its stream position */
+    uint8_t origin_slot;            /* its count in room->web_origins; 0 = none */
     uint64_t stream_from;           /* first stream index it gets (replay) */
     int unsure;                     /* joined while the room was unconfirmed */
     nws_frame_t *rx;                /* message being reassembled, or NULL */

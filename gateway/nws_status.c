@@ -19,6 +19,8 @@
     X (refused_address, c->refused_address, \
        "upgrades refused with 429: --max-clients-per-address") \
     X (refused_channels, c->refused_channels, "upgrades refused with 503: --max-channels") \
+    X (refused_origin, c->refused_origin, \
+       "upgrades refused with 403: a web page of an origin --allow-origin keeps out") \
     X (messages_in, c->messages_in, "messages received from clients") \
     X (deliveries, c->deliveries, "messages queued to clients") \
     X (hub_messages, c->hub_messages, "messages of other origins from the hub") \
@@ -120,6 +122,24 @@ s_status_embed (const nws_status_t *status, nws_text_t *out, const char *key, co
     nws_text_printf (out, ",\"%s\":%s", key, object ? buf : "null");
 }
 
+//  "origins":{"<origin>":<clients>,...},"origins_unlisted":N,"no_origin":N
+//  for a channel (its clients that are not proxy links).
+static void
+s_status_origins (const nws_origin_tally_t *tally, nws_text_t *out)
+{
+    nws_text_printf (out, "\"origins\":{");
+    const char *sep = "";
+    for (int i = 0; i < NWS_ORIGIN_TALLY_MAX; i++)
+        if (tally->names [i]) {
+            nws_text_printf (out, "%s", sep);
+            nws_text_json_string (out, tally->names [i]);
+            nws_text_printf (out, ":%u", tally->counts [i]);
+            sep = ",";
+        }
+    nws_text_printf (out, "},\"origins_unlisted\":%u,\"no_origin\":%u", tally->unlisted,
+                     tally->none);
+}
+
 void
 nws_status_json (const nws_status_t *status, nws_text_t *out)
 {
@@ -134,10 +154,12 @@ nws_status_json (const nws_status_t *status, nws_text_t *out)
         for (nws_session_t *m = room->first; m; m = m->next)
             shadowed += m->shadowed;
         nws_text_printf (out, "%s{\"scope\":\"%s\",\"name\":\"%s\",\"clients\":%u,"
-                         "\"proxies\":%u,\"shadowed\":%u,\"messages\":%llu}", sep,
+                         "\"proxies\":%u,\"shadowed\":%u,\"messages\":%llu,", sep,
                          nws_channel_scope_str (room->channel.scope), room->channel.name,
                          room->clients, room->proxies, shadowed,
                          (unsigned long long) room->messages);
+        s_status_origins (&room->web_origins, out);
+        nws_text_printf (out, "}");
         sep = ",";
     }
     nws_text_printf (out, "],\"counters\":{");

@@ -38,6 +38,7 @@ typedef struct {
     uint64_t refused_clients;       /* upgrades refused: --max-clients */
     uint64_t refused_address;       /* upgrades refused: --max-clients-per-address */
     uint64_t refused_channels;      /* upgrades refused: --max-channels */
+    uint64_t refused_origin;        /* upgrades refused: --allow-origin */
     uint64_t replayed;              /* messages sent to peer proxy links from the replay ring */
     uint64_t departed_marks;        /* marks sent for clients that had left */
     uint64_t refused_link_nokey;    /* proxy links refused: plain HTTP to a private gateway */

@@ -9,7 +9,7 @@
 #
 # --build DIR, first, picks the build directory (default $NWS_FUZZ_BUILD,
 # else build/fuzz-build); the ctest fuzz.short passes <build>/fuzz-build.
-# Targets: fuzz_channel fuzz_head fuzz_hubmsg fuzz_advert fuzz_opts (fuzz_*.c here);
+# Targets: fuzz_channel fuzz_head fuzz_hubmsg fuzz_advert fuzz_opts fuzz_origin (fuzz_*.c here);
 # FLAGs go to libFuzzer as they are (-fork=N uses N cores, -jobs=N ...).
 #
 # A target fuzzes corpus/TARGET/ (committed, small, only read) and
@@ -28,7 +28,7 @@ if [ "${1:-}" = --build ]; then
     shift 2
 fi
 cc=${NWS_FUZZ_CC:-clang}
-targets="fuzz_channel fuzz_head fuzz_hubmsg fuzz_advert fuzz_opts"
+targets="fuzz_channel fuzz_head fuzz_hubmsg fuzz_advert fuzz_opts fuzz_origin"
 
 say() { printf 'fuzz: %s\n' "$*" >&2; }
 
@@ -40,6 +40,7 @@ max_len() {
         fuzz_hubmsg)  echo 600 ;;   # topic + envelope + a payload, separators
         fuzz_advert)  echo 300 ;;   # a 255-byte TXT string
         fuzz_opts)    echo 400 ;;   # a few arguments
+        fuzz_origin)  echo 400 ;;   # a 300-byte origin, a channel glob, commas
         *) say "unknown target '$1' (one of: $targets)"; exit 2 ;;
     esac
 }

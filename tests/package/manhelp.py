@@ -22,7 +22,7 @@ SECTIONS = ["NAME", "SYNOPSIS", "DESCRIPTION", "OPTIONS", "FILES", "SIGNALS",
 TAP_COMMANDS = {"sub": ["Options of both commands", "Options of sub"],
                 "pub": ["Options of both commands", "Options of pub"]}
 
-_HELP_LINE = re.compile(r"^  (--[a-z][a-z-]*)(?: ([A-Z][A-Z:]*))?(?:\s|$)")
+_HELP_LINE = re.compile(r"^  (--[a-z][a-z-]*)(?: ([A-Z\[][A-Z:=\[\]]*))?(?:\s|$)")
 
 
 def help_options(text):

@@ -165,6 +165,23 @@ class Container:
         shutil.rmtree(self.top, ignore_errors=True)
 
 
+# Upgrade requests to the port in argv[1]: the status line's code for
+# (origin, channel) pairs, one per line.
+ORIGIN_PROBE = r"""
+import socket, sys
+port = int(sys.argv[1])
+for origin, path in (("https://evil.example", "/local/home.lights"),
+                     ("https://app.example", "/local/home.lights"),
+                     ("null", "/local/home.lights"), ("https://evil.example", "/local/chat")):
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    s.sendall(("GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\n"
+               "Upgrade: websocket\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+               "Sec-WebSocket-Version: 13\r\nOrigin: %s\r\n\r\n" % (path, origin)).encode())
+    print(s.recv(64).split()[1].decode())
+    s.close()
+"""
+
+
 class UnderSystemd(unittest.TestCase):
 
     def setUp(self):
@@ -237,6 +254,15 @@ class UnderSystemd(unittest.TestCase):
         key = c.exec(["cat", "/etc/nws/key"])[1].strip()
         self.assertEqual(len(key), 44)
         self.assertNotIn(key, c.exec(["journalctl", "--no-pager"])[1])
+
+        # --allow-origin rules in the config file, spelled as the README
+        # says: a page of another origin is refused, the allowed one joins.
+        c.exec(["sh", "-c", "echo 'NWS_GATEWAY_OPTIONS=\"--allow-origin "
+                "local/home.*=https://app.example,null\"' >> /etc/default/nws"])
+        c.exec(["systemctl", "restart", "nws-gateway"])
+        self.wait_active("with --allow-origin")
+        statuses = c.exec(["/usr/bin/python3", "-c", ORIGIN_PROBE, "9010"])[1].split()
+        self.assertEqual(statuses, ["403", "101", "101", "101"])
 
         # Removal stops them; purge forgets them.
         c.exec(["dpkg", "-r", "nws"])

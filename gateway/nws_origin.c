@@ -9,7 +9,7 @@
 
 #define S_SCHEME_MAX 32             /* longest scheme we read */
 #define S_HOST_MAX 253              /* a DNS name's limit */
-#define S_PORT_ANY -1               /* a pattern's ":*" */
+#define S_PORT_ANY (-1)             /* a pattern's ":*" */
 
 //  An origin, or a pattern of them, in parts; lowercase.
 typedef struct {

@@ -84,6 +84,9 @@ CASES = [
     # a channel no rule covers is open
     ("/local/chat", ["Origin: https://evil.example"], 101),
     ("/local/shared12", ["Origin: https://evil.example"], 101),
+    # a peer proxy's link is a program too (a page cannot send its header)
+    ("/broadcast/news", ["Origin: https://b.example", "X-BroadcastWebSocket-Proxy: true"], 101),
+    ("/local/exact", ["Origin: https://b.example", "X-BroadcastWebSocket-Proxy: true"], 403),
     # no header: a program, judged as before
     ("/local/exact", None, 101),
     ("/broadcast/news", None, 101),

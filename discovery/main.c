@@ -2,7 +2,6 @@
     options, signals, nws_discovery.  */
 #include <signal.h>
 #include <stdio.h>
-#include <stdlib.h>
 
 #include <systemd/sd-daemon.h>
 
@@ -50,17 +49,8 @@ main (int argc, char **argv)
     if (rc >= 0)
         return rc;
     nws_log_init ("nws-discovery", verbose ? NWS_LOG_DEBUG : NWS_LOG_INFO);
-    //  The packaged services' configuration names the key once for both.
-    if (!key_file && getenv ("NWS_KEY") && *getenv ("NWS_KEY"))
-        key_file = getenv ("NWS_KEY");
-    if (key_file) {
-        char error [NWS_NETKEY_ERROR_MAX];
-        config.key = nws_netkey_load (key_file, error, sizeof error);
-        if (!config.key) {
-            fprintf (stderr, "nws-discovery: %s\n", error);
-            return 2;
-        }
-    }
+    if (nws_netkey_option (key_file, "nws-discovery", &config.key))
+        return 2;
 
     nws_process_stop_on_signals (&s_stop);
 

@@ -3,7 +3,6 @@
 #include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
-#include <stdlib.h>
 
 #include <systemd/sd-daemon.h>
 
@@ -113,17 +112,9 @@ main (int argc, char **argv)
     if (allow_origin.count && !origins)
         return 2;
     config.origins = origins;
-    //  The packaged services' configuration names the key once for both.
-    if (!key_file && getenv ("NWS_KEY") && *getenv ("NWS_KEY"))
-        key_file = getenv ("NWS_KEY");
-    if (key_file) {
-        char error [NWS_NETKEY_ERROR_MAX];
-        config.key = nws_netkey_load (key_file, error, sizeof error);
-        if (!config.key) {
-            fprintf (stderr, "nws-gateway: %s\n", error);
-            nws_origin_rules_destroy (&origins);
-            return 2;
-        }
+    if (nws_netkey_option (key_file, "nws-gateway", &config.key)) {
+        nws_origin_rules_destroy (&origins);
+        return 2;
     }
 
     nws_process_stop_on_signals (&s_stop);

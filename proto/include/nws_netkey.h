@@ -47,6 +47,13 @@ typedef struct nws_netkey_t nws_netkey_t;
     contents.  */
 nws_netkey_t *nws_netkey_load (const char *path, char *error, size_t cap);
 
+/*  A program's --key option: loads file, or when it is NULL the file that
+    $NWS_KEY names (if set and not empty; the packaged services' config
+    names the key once for every program). Sets *key_p to the key, or to
+    NULL when neither names one. Returns 0, or -1 after saying why on
+    stderr, after program's name (a usage error: exit status 2).  */
+int nws_netkey_option (const char *file, const char *program, nws_netkey_t **key_p);
+
 /*  Wipes and frees the key. Safe on NULL and twice.  */
 void nws_netkey_destroy (nws_netkey_t **self_p);
 

@@ -145,6 +145,24 @@ nws_netkey_load (const char *path, char *error, size_t cap)
     return self;
 }
 
+int
+nws_netkey_option (const char *file, const char *program, nws_netkey_t **key_p)
+{
+    const char *env = getenv ("NWS_KEY");
+    *key_p = NULL;
+    if (!file && env && *env)
+        file = env;
+    if (!file)
+        return 0;
+    char error [NWS_NETKEY_ERROR_MAX];
+    *key_p = nws_netkey_load (file, error, sizeof error);
+    if (!*key_p) {
+        fprintf (stderr, "%s: %s\n", program, error);
+        return -1;
+    }
+    return 0;
+}
+
 void
 nws_netkey_destroy (nws_netkey_t **self_p)
 {

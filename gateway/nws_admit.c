@@ -21,8 +21,6 @@ struct nws_admit_t {
     const nws_origin_rules_t *origins; /* --allow-origin, or NULL */
 };
 
-#define S_LOG_PER_SEC 10            /* refusal log lines per second, at most */
-
 nws_admit_t *
 nws_admit_new (const nws_admit_limits_t *limits, nws_counters_t *counters)
 {
@@ -80,7 +78,7 @@ s_private_check (nws_admit_t *self, struct lws *wsi, const nws_channel_t *channe
     else
         return 0;
     char peer [48] = "?";
-    if (nws_log_rate (&self->log_rate, S_LOG_PER_SEC)) {
+    if (nws_log_rate (&self->log_rate, NWS_LOG_REFUSALS_PER_SEC)) {
         nws_http_peer_address (wsi, peer, sizeof peer);
         nws_info ("refused a request from %s: 403, %s", peer, *why);
     }
@@ -134,7 +132,7 @@ s_origin_check (nws_admit_t *self, struct lws *wsi, const nws_channel_t *channel
     self->counters->refused_origin++;
     *why = "this channel is closed to pages of your origin (--allow-origin)";
     char peer [48] = "?";
-    if (nws_log_rate (&self->log_rate, S_LOG_PER_SEC)) {
+    if (nws_log_rate (&self->log_rate, NWS_LOG_REFUSALS_PER_SEC)) {
         nws_http_peer_address (wsi, peer, sizeof peer);
         nws_info ("refused a page of %s from %s on %s/%s: 403, no --allow-origin rule lets "
                   "it in", found > 0 ? origin : "a malformed Origin header", peer,

@@ -713,7 +713,7 @@ s_on_tls_refused (void *arg, int fd, const char *why)
     nws_gateway_t *self = arg;
     self->counters.refused_tls++;
     char peer [48] = "?";
-    if (nws_log_rate (&self->tls_log, 10)) {
+    if (nws_log_rate (&self->tls_log, NWS_LOG_REFUSALS_PER_SEC)) {
         nws_http_fd_peer_address (fd, peer, sizeof peer);
         nws_info ("refused a TLS link from %s: %s (no network key, or another)", peer, why);
     }

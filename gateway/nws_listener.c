@@ -17,7 +17,6 @@
 #include "nws_log.h"
 
 #define S_HEAD_FIRST 1024           /* head buffer to start with; grows to head_max */
-#define S_LOG_PER_SEC 10            /* refusal log lines per second, at most */
 
 struct nws_listener_t {
     int fd;                         /* listening socket */
@@ -146,7 +145,7 @@ static void
 s_refuse (nws_listener_t *self, s_pending_t *p, const nws_head_t *head)
 {
     self->stats.refused++;
-    if (nws_log_rate (&self->log_rate, S_LOG_PER_SEC)) {
+    if (nws_log_rate (&self->log_rate, NWS_LOG_REFUSALS_PER_SEC)) {
         char peer [INET6_ADDRSTRLEN] = "?";
         nws_http_fd_peer_address (p->fd, peer, sizeof peer);
         nws_info ("refused a request from %s: %d, %s", peer, head->status, head->why);

@@ -147,7 +147,8 @@ nws_status_json (const nws_status_t *status, nws_text_t *out)
                      "\"port\":%u,\"broadcast\":\"%s\",\"uptime_ms\":%lld},\"connections\":%u,"
                      "\"clients\":%u,\"channels\":[",
                      NWS_VERSION, (int) getpid (), status->instance, status->port,
-                     status->private_broadcast ? "private" : "open", (long long) status->uptime_ms, status->connections, status->clients);
+                     status->private_broadcast ? "private" : "open", (long long) status->uptime_ms,
+                     status->connections, status->clients);
     const char *sep = "";
     for (nws_room_t *room = zhashx_first (status->rooms); room; room = zhashx_next (status->rooms)) {
         unsigned shadowed = 0;

@@ -32,6 +32,8 @@ typedef struct {
     int count;                      /* records allowed in it */
 } nws_log_rate_t;
 
+#define NWS_LOG_REFUSALS_PER_SEC 10 /* the budget of every refusal's log line */
+
 /*  1 if one more record fits rate's budget of per_second, else 0.  */
 int nws_log_rate (nws_log_rate_t *rate, int per_second);
 

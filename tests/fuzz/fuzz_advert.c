@@ -9,6 +9,10 @@
       original proxy, ^[0-9]+\..*\._bws( \([0-9]+\))?$, run by POSIX
       regexec, on names of at most one DNS label (63 bytes); longer names
       are refused.
+    - nws_advert_private_instance_valid agrees with ^[0-9]{1,10}( \([0-9]+\))?$
+      the same way; nws_advert_parse_tag accepts exactly "tag=" and 32
+      lowercase hex digits, says -ENOENT exactly when the key is not
+      "tag", and nws_advert_private_txt writes an accepted record back.
     - nws_advert_parse_txt accepts exactly "path=/broadcast/<valid name>",
       says -ENOENT exactly when the key is not "path", and an accepted
       record is what nws_advert_txt writes for the channel.
@@ -65,26 +69,22 @@ s_ref_parse_txt (const uint8_t *data, size_t size)
     return s_ref_name_valid ((const char *) data + n, size - n) ? 0 : -EINVAL;
 }
 
+//  valid agrees with pattern on names of at most one DNS label.
 static void
-s_check_instance_name (const uint8_t *data, size_t size)
+s_check_instance_name (const uint8_t *data, size_t size, const regex_t *pattern,
+                       int (*valid) (const char *name))
 {
     char *name = fuzz_strdup (data, size);
-    int want = strlen (name) <= NWS_ADVERT_LABEL_MAX
-            && regexec (&s_original, name, 0, NULL, 0) == 0;
-    FUZZ_CHECK (nws_advert_instance_valid (name) == want);
+    int want = strlen (name) <= NWS_ADVERT_LABEL_MAX && regexec (pattern, name, 0, NULL, 0) == 0;
+    FUZZ_CHECK (valid (name) == want);
     free (name);
 }
 
-//  Private adverts: the instance pattern, and "tag=" with exactly 32
-//  lowercase hex digits, written back the same by nws_advert_private_txt.
+//  Private adverts' TXT: "tag=" with exactly 32 lowercase hex digits,
+//  written back the same by nws_advert_private_txt.
 static void
-s_check_private (const uint8_t *data, size_t size)
+s_check_tag (const uint8_t *data, size_t size)
 {
-    char *name = fuzz_strdup (data, size);
-    int want = strlen (name) <= NWS_ADVERT_LABEL_MAX
-            && regexec (&s_private, name, 0, NULL, 0) == 0;
-    FUZZ_CHECK (nws_advert_private_instance_valid (name) == want);
-    free (name);
     uint8_t *record = malloc (size ? size : 1);
     FUZZ_CHECK (record);
     memcpy (record, data, size);
@@ -194,9 +194,10 @@ s_check_writers (const uint8_t *data, size_t size)
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
-    s_check_instance_name (data, size);
+    s_check_instance_name (data, size, &s_original, nws_advert_instance_valid);
+    s_check_instance_name (data, size, &s_private, nws_advert_private_instance_valid);
     s_check_txt (data, size);
-    s_check_private (data, size);
+    s_check_tag (data, size);
     s_check_writers (data, size);
     return 0;
 }

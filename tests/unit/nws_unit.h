@@ -16,6 +16,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <ftw.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdint.h>
@@ -159,6 +160,48 @@ nws_unit_run (const nws_unit_case_t *cases, int argc, char **argv)
     }
     printf ("%d of %d cases failed\n", failed, ran);
     return failed ? 1 : 0;
+}
+
+static int __attribute__ ((unused))
+nws_unit_remove_ (const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+    (void) st, (void) type, (void) ftw;
+    return remove (path);
+}
+
+//  nws_unit_run for cases that make files: first makes a directory of
+//  their own (under $TMPDIR or /tmp) and writes its path into base (cap
+//  bytes; 64 is enough). Every case must remove what it made: anything
+//  left there fails the run. The directory is removed at the end.
+static int __attribute__ ((unused))
+nws_unit_run_in_dir (const nws_unit_case_t *cases, int argc, char **argv, char *base,
+                     size_t cap)
+{
+    const char *tmp = getenv ("TMPDIR");
+    snprintf (base, cap, "%s/nws-unit-XXXXXX", tmp && *tmp && strlen (tmp) < 32 ? tmp : "/tmp");
+    if (!mkdtemp (base)) {
+        perror ("mkdtemp");
+        return 1;
+    }
+    int rc = nws_unit_run (cases, argc, argv);
+    DIR *dir = opendir (base);
+    int leftovers = 0;
+    struct dirent *entry;
+    while (dir && (entry = readdir (dir)))
+        if (strcmp (entry->d_name, ".") && strcmp (entry->d_name, ".."))
+            leftovers++;
+    if (dir)
+        closedir (dir);
+    if (leftovers) {
+        fprintf (stderr, "%d entries left in %s\n", leftovers, base);
+        if (rc == 0)
+            rc = 1;
+    }
+    if (nftw (base, nws_unit_remove_, 16, FTW_DEPTH | FTW_PHYS) != 0) {
+        perror ("removing the test directory");
+        rc = 1;
+    }
+    return rc;
 }
 
 #endif

@@ -2,7 +2,6 @@
     a vector computed independently, with Python's hmac and hashlib), and
     TLS handshakes between the two sides in memory.  */
 #include <fcntl.h>
-#include <ftw.h>
 #include <sys/stat.h>
 
 #include "nws_netkey.h"
@@ -219,13 +218,6 @@ tls (void)
     nws_netkey_destroy (&other);
 }
 
-static int
-s_remove (const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void) st, (void) flag, (void) ftw;
-    return remove (path);
-}
-
 int
 main (int argc, char **argv)
 {
@@ -239,17 +231,5 @@ main (int argc, char **argv)
         NWS_UNIT_CASE (tls),
         { NULL, NULL }
     };
-    const char *tmp = getenv ("TMPDIR");
-    snprintf (s_base, sizeof s_base, "%s/nws-unit-XXXXXX",
-              tmp && *tmp && strlen (tmp) < 32 ? tmp : "/tmp");
-    if (!mkdtemp (s_base)) {
-        perror ("mkdtemp");
-        return 1;
-    }
-    int rc = nws_unit_run (cases, argc, argv);
-    if (nftw (s_base, s_remove, 16, FTW_DEPTH | FTW_PHYS) != 0) {
-        perror ("removing the test directory");
-        rc = 1;
-    }
-    return rc;
+    return nws_unit_run_in_dir (cases, argc, argv, s_base, sizeof s_base);
 }

@@ -271,13 +271,6 @@ proxy_id_valid (void)
     CHECK (!nws_runtime_proxy_id_valid (""));
 }
 
-static int
-s_remove (const char *path, const struct stat *st, int type, struct FTW *ftw)
-{
-    (void) st, (void) type, (void) ftw;
-    return remove (path);
-}
-
 int
 main (int argc, char **argv)
 {
@@ -297,32 +290,5 @@ main (int argc, char **argv)
         NWS_UNIT_CASE (proxy_id_valid),
         { NULL, NULL }
     };
-    const char *tmp = getenv ("TMPDIR");
-    snprintf (s_base, sizeof s_base, "%s/nws-unit-XXXXXX",
-              tmp && *tmp && strlen (tmp) < 32 ? tmp : "/tmp");
-    if (!mkdtemp (s_base)) {
-        perror ("mkdtemp");
-        return 1;
-    }
-    int rc = nws_unit_run (cases, argc, argv);
-
-    //  Every case removes what it made; anything left means one did not.
-    DIR *dir = opendir (s_base);
-    int leftovers = 0;
-    struct dirent *entry;
-    while (dir && (entry = readdir (dir)))
-        if (strcmp (entry->d_name, ".") && strcmp (entry->d_name, ".."))
-            leftovers++;
-    if (dir)
-        closedir (dir);
-    if (leftovers) {
-        fprintf (stderr, "%d entries left in %s\n", leftovers, s_base);
-        if (rc == 0)
-            rc = 1;
-    }
-    if (nftw (s_base, s_remove, 16, FTW_DEPTH | FTW_PHYS) != 0) {
-        perror ("removing the test directory");
-        rc = 1;
-    }
-    return rc;
+    return nws_unit_run_in_dir (cases, argc, argv, s_base, sizeof s_base);
 }
